@@ -1,0 +1,381 @@
+"""Reads config.ini into frozen settings, collecting every mistake with its section and key."""
+
+import configparser
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from formmail.address import AddressError, normalize_address
+from formmail.errors import ConfigError, ConfigInvalid
+
+TRANSPORTS = ("sendmail", "smtp", "maildir")
+LANGUAGES = ("auto", "ja", "en")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+FIELD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
+FORM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-]{0,31}\Z")
+
+# Defaults of the named limits; config.example.ini documents each one.
+DEFAULT_MAX_BODY_SIZE = 1_000_000
+DEFAULT_MAX_FIELDS = 50
+DEFAULT_MAX_FIELD_LENGTH = 1_000
+DEFAULT_MAX_TEXT_LENGTH = 10_000
+DEFAULT_MAIL_TIMEOUT = 30
+DEFAULT_RETENTION_DAYS = 180
+
+
+@dataclass(frozen=True)
+class Field:
+    """One configured form field: its name in the HTML, its label, and its limits."""
+
+    name: str
+    label: str
+    multiline: bool
+    max_length: int
+
+
+@dataclass(frozen=True)
+class Form:
+    """One [form:NAME] section."""
+
+    name: str
+    recipients: tuple
+    subject: str
+    fields: tuple
+    required: frozenset
+    reply_to: str = None
+    reply_to_name: str = None
+    thanks_url: str = None
+    mail_template: str = "mail.txt"
+    max_field_length: int = DEFAULT_MAX_FIELD_LENGTH
+    max_text_length: int = DEFAULT_MAX_TEXT_LENGTH
+
+    def field(self, name):
+        for f in self.fields:
+            if f.name == name:
+                return f
+        return None
+
+    @property
+    def header_fields(self):
+        """Fields whose values reach a mail header, so they may never hold a line break."""
+        return {n for n in (self.reply_to, self.reply_to_name) if n}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole config: [formmail] settings plus the forms."""
+
+    path: Path
+    base_dir: Path
+    sender: str
+    sender_name: str
+    envelope_sender: str
+    transport: str
+    sendmail_path: str
+    smtp_host: str
+    smtp_port: int
+    smtp_user: str
+    smtp_password: str = field(repr=False)
+    smtp_starttls: bool = False
+    outbox: Path = None
+    log_dir: Path = None
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    language: str = "auto"
+    timezone: str = ""
+    templates_dir: Path = None
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    max_fields: int = DEFAULT_MAX_FIELDS
+    mail_timeout: float = DEFAULT_MAIL_TIMEOUT
+    forms: dict = field(default_factory=dict)
+
+    @property
+    def sender_domain(self):
+        return self.sender.rpartition("@")[2]
+
+    def form(self, name):
+        """The form a request names, or the only form when it names none; None if unknown."""
+        if not name and len(self.forms) == 1:
+            return next(iter(self.forms.values()))
+        return self.forms.get(name)
+
+
+FORMMAIL_KEYS = {
+    "sender", "sender_name", "envelope_sender", "transport", "sendmail_path", "smtp_host",
+    "smtp_port", "smtp_user", "smtp_password", "smtp_starttls", "outbox", "log_dir",
+    "retention_days", "language", "timezone", "templates", "max_body_size", "max_fields",
+    "max_field_length", "max_text_length", "mail_timeout",
+}
+FORM_KEYS = {
+    "recipients", "subject", "fields", "required", "reply_to", "reply_to_name", "multiline",
+    "thanks_url", "mail_template", "max_field_length", "max_text_length",
+}
+
+
+def load_config(path):
+    """Read and check the config file at `path`; raise ConfigInvalid listing every mistake."""
+    path = Path(path).absolute()
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigInvalid(path, ["the config file does not exist"]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigInvalid(path, [f"the config file cannot be read: {e}"]) from None
+    return parse_config(text, path)
+
+
+def parse_config(text, path, base_dir=None):
+    """Parse config text; relative paths in it are taken from `base_dir` (default: its folder)."""
+    path = Path(path)
+    parser = configparser.ConfigParser(interpolation=None, strict=True, default_section="\0")
+    try:
+        parser.read_string(text, source=str(path))
+    except configparser.Error as e:
+        raise ConfigInvalid(path, [_plain_parser_error(e)]) from None
+    reader = _Reader(parser, Path(base_dir) if base_dir else path.parent)
+    config = reader.read(path)
+    if reader.errors:
+        raise ConfigInvalid(path, reader.errors)
+    return config
+
+
+def _plain_parser_error(e):
+    if isinstance(e, configparser.DuplicateOptionError):
+        return f"[{e.section}] {e.option}: is set twice (line {e.lineno})"
+    if isinstance(e, configparser.DuplicateSectionError):
+        return f"[{e.section}]: the section appears twice (line {e.lineno})"
+    if isinstance(e, configparser.MissingSectionHeaderError):
+        return f"line {e.lineno}: settings must come after a section header such as [formmail]"
+    return f"the file is not valid INI: {e}".replace("\n", " ")
+
+
+def parse_list(value):
+    """Split a comma- or line-separated list, dropping empty items."""
+    return [item.strip() for item in re.split(r"[,\n]", value or "") if item.strip()]
+
+
+def parse_fields(value):
+    """Parse `fields`: one `name = Label` per line, or comma-separated names; in order."""
+    result = []
+    for line in (value or "").splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if "=" in line:
+            name, _, label = line.partition("=")
+            result.append((name.strip(), label.strip() or name.strip()))
+        else:
+            result.extend((name, name) for name in parse_list(line))
+    return result
+
+
+class _Reader:
+    """Reads typed values out of a ConfigParser, recording mistakes instead of stopping."""
+
+    def __init__(self, parser, base_dir):
+        self.parser = parser
+        self.base_dir = base_dir
+        self.errors = []
+
+    def error(self, section, key, message):
+        self.errors.append(ConfigError(section, key, message))
+
+    def get(self, section, key, default=""):
+        value = self.parser.get(section, key, fallback=None)
+        return default if value is None or value.strip() == "" else value.strip()
+
+    def integer(self, section, key, default, minimum=1, maximum=None):
+        raw = self.get(section, key, None)
+        if raw is None:
+            return default
+        try:
+            value = int(raw.replace("_", ""))
+        except ValueError:
+            self.error(section, key, f"must be a whole number, not {raw!r}")
+            return default
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum}" if maximum is not None else ""
+            self.error(section, key, f"must be at least {minimum}{upper}, not {value}")
+            return default
+        return value
+
+    def choice(self, section, key, choices, default):
+        value = self.get(section, key, default).lower()
+        if value not in choices:
+            self.error(section, key, f"must be one of {', '.join(choices)}, not {value!r}")
+            return default
+        return value
+
+    def boolean(self, section, key, default):
+        raw = self.get(section, key, None)
+        if raw is None:
+            return default
+        if raw.lower() in ("yes", "true", "on", "1"):
+            return True
+        if raw.lower() in ("no", "false", "off", "0"):
+            return False
+        self.error(section, key, f"must be yes or no, not {raw!r}")
+        return default
+
+    def address(self, section, key, raw):
+        try:
+            value = normalize_address(raw)
+        except AddressError as e:
+            self.error(section, key, f"{raw!r} is not a plain address like name@example.com ({e})")
+            return None
+        if value.startswith("-"):
+            self.error(section, key, f"{raw!r} may not start with '-'")
+            return None
+        return value
+
+    def path(self, section, key, default):
+        raw = self.get(section, key, default)
+        return (self.base_dir / os.path.expanduser(raw)).resolve()
+
+    def unknown_keys(self, section, known):
+        for key in self.parser.options(section):
+            if key not in known:
+                self.error(section, key, "is not a setting formmail knows (misspelt?)")
+
+    def read(self, path):
+        s = "formmail"
+        if not self.parser.has_section(s):
+            self.error(s, None, "the section is missing; it holds the sender and the transport")
+            return None
+        self.unknown_keys(s, FORMMAIL_KEYS)
+        sender = self.get(s, "sender")
+        if not sender:
+            self.error(s, "sender", "is required: the From address, on your site's own domain")
+        else:
+            sender = self.address(s, "sender", sender)
+        envelope = self.get(s, "envelope_sender")
+        envelope = self.address(s, "envelope_sender", envelope) if envelope else sender
+        sender_name = self.get(s, "sender_name")
+        if any(c in sender_name for c in "\r\n\0\u2028\u2029\x85"):
+            self.error(s, "sender_name", "must be on one line")
+        transport = self.choice(s, "transport", TRANSPORTS, "sendmail")
+        smtp_host = self.get(s, "smtp_host", "localhost")
+        smtp_starttls = self.boolean(s, "smtp_starttls", smtp_host not in LOOPBACK_HOSTS)
+        outbox = self.path(s, "outbox", "outbox")
+        templates = self.path(s, "templates", "templates")
+        timezone = self.get(s, "timezone")
+        if timezone:
+            self._check_timezone(s, timezone)
+        config = Config(
+            path=path,
+            base_dir=self.base_dir,
+            sender=sender,
+            sender_name=sender_name,
+            envelope_sender=envelope,
+            transport=transport,
+            sendmail_path=self.get(s, "sendmail_path", "/usr/sbin/sendmail"),
+            smtp_host=smtp_host,
+            smtp_port=self.integer(s, "smtp_port", 25, 1, 65535),
+            smtp_user=self.get(s, "smtp_user"),
+            smtp_password=self.get(s, "smtp_password"),
+            smtp_starttls=smtp_starttls,
+            outbox=outbox,
+            log_dir=self.path(s, "log_dir", "data"),
+            retention_days=self.integer(s, "retention_days", DEFAULT_RETENTION_DAYS, 1, 36500),
+            language=self.choice(s, "language", LANGUAGES, "auto"),
+            timezone=timezone,
+            templates_dir=templates,
+            max_body_size=self.integer(s, "max_body_size", DEFAULT_MAX_BODY_SIZE, 1024),
+            max_fields=self.integer(s, "max_fields", DEFAULT_MAX_FIELDS, 1, 10_000),
+            mail_timeout=self.integer(s, "mail_timeout", DEFAULT_MAIL_TIMEOUT, 1, 600),
+            forms={},
+        )
+        defaults = {
+            "max_field_length": self.integer(s, "max_field_length", DEFAULT_MAX_FIELD_LENGTH),
+            "max_text_length": self.integer(s, "max_text_length", DEFAULT_MAX_TEXT_LENGTH),
+        }
+        for section in self.parser.sections():
+            if section == s:
+                continue
+            if not section.startswith("form:"):
+                self.error(section, None, "is not a section formmail knows; forms are [form:NAME]")
+                continue
+            form = self.read_form(section, defaults)
+            if form:
+                config.forms[form.name] = form
+        if not config.forms:
+            self.error("form:NAME", None, "no form is configured; add a [form:contact] section")
+        return config
+
+    def _check_timezone(self, s, timezone):
+        try:
+            from zoneinfo import ZoneInfo
+
+            ZoneInfo(timezone)
+        except Exception:
+            self.error(s, "timezone", f"{timezone!r} is not a known time zone (e.g. Asia/Tokyo)")
+
+    def read_form(self, section, defaults):
+        name = section[len("form:"):].strip()
+        if not FORM_NAME.match(name):
+            self.error(section, None, "the form name may use letters, digits, _ and - only")
+            return None
+        self.unknown_keys(section, FORM_KEYS)
+        recipients = tuple(
+            a for a in (self.address(section, "recipients", r)
+                        for r in parse_list(self.get(section, "recipients")))
+            if a)
+        if not self.get(section, "recipients"):
+            self.error(section, "recipients", "is required: who receives this form's mail")
+        max_field = self.integer(section, "max_field_length", defaults["max_field_length"])
+        max_text = self.integer(section, "max_text_length", defaults["max_text_length"])
+        multiline = set(parse_list(self.get(section, "multiline")))
+        declared = parse_fields(self.get(section, "fields"))
+        if not declared:
+            self.error(section, "fields",
+                       "is required: list the form's fields in order, e.g. fields = name, email, message")
+        fields, seen = [], set()
+        for fname, label in declared:
+            if not FIELD_NAME.match(fname) or fname.startswith("_"):
+                self.error(section, "fields", f"{fname!r} is not a usable field name "
+                           "(letters, digits, _ . -; not starting with _)")
+                continue
+            if fname in seen:
+                self.error(section, "fields", f"{fname!r} is listed twice")
+                continue
+            seen.add(fname)
+            is_text = fname in multiline
+            fields.append(Field(fname, label, is_text, max_text if is_text else max_field))
+        for key, names in (("required", parse_list(self.get(section, "required"))),
+                           ("multiline", multiline)):
+            for fname in names:
+                if fname not in seen:
+                    self.error(section, key, f"{fname!r} is not in this form's fields")
+        reply_to = self.get(section, "reply_to") or None
+        reply_to_name = self.get(section, "reply_to_name") or None
+        for key, fname in (("reply_to", reply_to), ("reply_to_name", reply_to_name)):
+            if fname and fname not in seen:
+                self.error(section, key, f"{fname!r} is not in this form's fields")
+            elif fname and fname in multiline:
+                self.error(section, key, f"{fname!r} reaches a mail header, so it cannot be multiline")
+        thanks_url = self.get(section, "thanks_url") or None
+        if thanks_url and not re.match(r"(https?://[^\s]+|/[^\s]*)\Z", thanks_url):
+            self.error(section, "thanks_url", "must be a full http(s):// address or a path starting with /")
+        subject = self.get(section, "subject", f"[{name}] form submission")
+        self._check_subject(section, subject, seen)
+        return Form(
+            name=name,
+            recipients=recipients,
+            subject=subject,
+            fields=tuple(fields),
+            required=frozenset(parse_list(self.get(section, "required"))),
+            reply_to=reply_to,
+            reply_to_name=reply_to_name,
+            thanks_url=thanks_url,
+            mail_template=self.get(section, "mail_template", "mail.txt"),
+            max_field_length=max_field,
+            max_text_length=max_text,
+        )
+
+    def _check_subject(self, section, subject, names):
+        from formmail.message import SubjectTemplateError, check_subject_template
+
+        try:
+            check_subject_template(subject, names)
+        except SubjectTemplateError as e:
+            self.error(section, "subject", str(e))

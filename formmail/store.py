@@ -1,0 +1,247 @@
+"""The write-ahead submission log: one CSV file per form and month, appended durably under a lock."""
+
+import csv
+import errno
+import fcntl
+import io
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from formmail.errors import LogUnavailable
+
+BOM = "\ufeff".encode("utf-8")
+ROW_END = b"\r\n"
+FIXED_COLUMNS = ("received_at", "id", "mail")
+TRAILING_COLUMNS = ("other_fields", "client_address")
+# The mail column is overwritten in place once the MTA has answered, so every status has
+# the same width: a row never changes length and a crash can never tear it.
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+STATUS_WIDTH = 7
+LOCK_NAME = ".lock"
+LOCK_TIMEOUT = 10.0
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection");
+# "'" is in the set so that neutralising stays reversible.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "'")
+HTACCESS = (
+    "# Written by formmail: this folder holds personal data and must never be served.\n"
+    "<IfModule mod_authz_core.c>\n    Require all denied\n</IfModule>\n"
+    "<IfModule !mod_authz_core.c>\n    Order deny,allow\n    Deny from all\n</IfModule>\n"
+)
+
+
+def neutralize(cell):
+    """Prefix a cell that a spreadsheet would run as a formula with an apostrophe."""
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def restore(cell):
+    """Undo neutralize()."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_START) else cell
+
+
+def status_cell(status):
+    return status.ljust(STATUS_WIDTH)
+
+
+def header_for(form):
+    return [*FIXED_COLUMNS, *(f.name for f in form.fields), *TRAILING_COLUMNS]
+
+
+def row_for(form, submission, status=PENDING):
+    extras = "\n".join(f"{name}: {value}" for name, value in submission.extras)
+    return [
+        submission.received_iso, submission.id, status_cell(status),
+        *(submission.values.get(f.name, "") for f in form.fields),
+        extras, submission.remote_addr,
+    ]
+
+
+def encode_row(cells):
+    """One CSV row in UTF-8, formula cells neutralised, CRLF-terminated; values hold LF only."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerow(
+        [neutralize(c.replace("\r\n", "\n").replace("\r", "\n")) for c in cells])
+    return buf.getvalue().encode("utf-8")
+
+
+def file_name(form_name, when, part=1):
+    """`contact-2026-12.csv`: the form and the month at a glance; `-2` etc. after a field change."""
+    suffix = "" if part == 1 else f"-{part}"
+    return f"{form_name}-{when:%Y-%m}{suffix}.csv"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Where one appended row lies, so its mail status can be updated."""
+
+    path: Path
+    offset: int
+    prefix: bytes
+
+
+def ensure_private_dir(path, mode=DIR_MODE):
+    """Create `path` (and a deny-all .htaccess in it) with a private mode if it is missing."""
+    path = Path(path)
+    if not path.is_dir():
+        os.makedirs(path, mode=mode, exist_ok=True)
+        os.chmod(path, mode)
+    htaccess = path / ".htaccess"
+    if not htaccess.exists():
+        _write_new(htaccess, HTACCESS.encode("ascii"), FILE_MODE)
+
+
+def _write_new(path, data, mode):
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        return
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+class SubmissionLog:
+    """Appends rows to the CSV files in `log_dir`; every writer holds `log_dir/.lock`."""
+
+    def __init__(self, log_dir, file_mode=FILE_MODE, dir_mode=DIR_MODE, lock_timeout=LOCK_TIMEOUT):
+        self.dir = Path(log_dir)
+        self.file_mode = file_mode
+        self.dir_mode = dir_mode
+        self.lock_timeout = lock_timeout
+
+    @contextmanager
+    def locked(self):
+        """Hold the log's exclusive lock; LogUnavailable if it cannot be had in time."""
+        try:
+            ensure_private_dir(self.dir, self.dir_mode)
+            fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, self.file_mode)
+        except OSError as e:
+            raise LogUnavailable(f"cannot open the log folder {self.dir}: {e}") from None
+        try:
+            deadline = time.monotonic() + self.lock_timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise LogUnavailable("the log stayed locked too long") from None
+                    time.sleep(0.02)
+            yield
+        finally:
+            os.close(fd)
+
+    def append(self, form, submission):
+        """Write the submission's row, fsynced, before anything is mailed; return its Entry."""
+        header = encode_row(header_for(form))
+        row = encode_row(row_for(form, submission))
+        prefix = f"{submission.received_iso},{submission.id},".encode("ascii")
+        with self.locked():
+            path = self._file_for(form.name, submission.received_at, header)
+            try:
+                return Entry(path, self._append(path, header, row), prefix)
+            except OSError as e:
+                raise LogUnavailable(f"cannot write {path}: {e}") from None
+
+    def _file_for(self, form_name, when, header):
+        """The period's file whose header matches; a changed field list starts part -2, -3..."""
+        part = 1
+        while True:
+            path = self.dir / file_name(form_name, when, part)
+            try:
+                with open(path, "rb") as f:
+                    first = f.read(len(BOM) + len(header))
+            except FileNotFoundError:
+                return path
+            except OSError as e:
+                raise LogUnavailable(f"cannot read {path}: {e}") from None
+            if first in (b"", BOM + header):
+                return path
+            part += 1
+
+    def _append(self, path, header, row):
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, self.file_mode)
+        try:
+            size = os.fstat(fd).st_size
+            if size:
+                size = _drop_torn_tail(fd, size, path)
+            created = size == 0
+            data = (BOM + header + row) if created else row
+            offset = size + (len(BOM) + len(header) if created else 0)
+            try:
+                written = os.write(fd, data)
+                if written != len(data):
+                    raise OSError(errno.ENOSPC, "short write")
+                os.fsync(fd)
+            except OSError:
+                os.ftruncate(fd, size)  # leave no partial row behind
+                raise
+        finally:
+            os.close(fd)
+        if created:
+            fsync_dir(self.dir)
+        return offset
+
+    def mark(self, entry, status):
+        """Overwrite the row's mail status in place (same width), fsynced."""
+        cell = status_cell(status).encode("ascii")
+        with self.locked():
+            try:
+                fd = os.open(entry.path, os.O_RDWR)
+            except FileNotFoundError:
+                return False  # pruned meanwhile: nothing left to mark
+            try:
+                offset = entry.offset
+                if os.pread(fd, len(entry.prefix), offset) != entry.prefix:
+                    offset = _find_row(fd, entry.prefix)  # the file was rewritten (prune)
+                    if offset is None:
+                        return False
+                os.pwrite(fd, cell, offset + len(entry.prefix))
+                os.fsync(fd)
+                return True
+            finally:
+                os.close(fd)
+
+
+def _drop_torn_tail(fd, size, path):
+    """Cut a row left unfinished by a power loss, so the next row starts on a line of its own."""
+    if size >= 2 and os.pread(fd, 2, size - 2) == ROW_END:
+        return size
+    tail_start = max(0, size - 1_000_000)
+    tail = os.pread(fd, size - tail_start, tail_start)
+    cut = tail.rfind(ROW_END)
+    keep = tail_start + cut + 2 if cut >= 0 else 0
+    print(f"formmail: {path}: removed {size - keep} bytes of an unfinished row", file=sys.stderr)
+    os.ftruncate(fd, keep)
+    return keep
+
+
+def _find_row(fd, prefix, chunk=1 << 20):
+    """Offset of the row starting with `prefix`, streaming the file; None if it is gone."""
+    needle = ROW_END + prefix
+    pos, carry = 0, b""
+    while True:
+        block = os.pread(fd, chunk, pos)
+        if not block:
+            return None
+        data = carry + block
+        i = data.find(needle)
+        if i >= 0:
+            return pos - len(carry) + i + len(ROW_END)
+        carry = data[-len(needle):]
+        pos += len(block)
+
+
+def fsync_dir(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
