@@ -2,6 +2,7 @@
 
 import re
 from email import policy
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -57,15 +58,19 @@ def render_subject(source, submission):
 def compose(config, form, submission, body):
     """The finished owner mail: on-domain From, visitor in Reply-To, recipients from the config."""
     msg = EmailMessage(policy=policy.default)
-    msg["From"] = Address(display_name=config.sender_name, addr_spec=config.sender)
-    msg["To"] = ", ".join(form.recipients)
-    if submission.reply_to:
-        reply = Address(display_name=submission.reply_name or "", addr_spec=submission.reply_to)
-        msg["Reply-To"] = reply
-        _same(str(msg["Reply-To"].addresses[0].display_name), reply.display_name, "Reply-To")
-    subject = render_subject(form.subject, submission)
-    msg["Subject"] = subject
-    _same(str(msg["Subject"]), subject, "Subject")
+    try:
+        msg["From"] = Address(display_name=config.sender_name, addr_spec=config.sender)
+        msg["To"] = ", ".join(form.recipients)
+        if submission.reply_to:
+            reply = Address(display_name=submission.reply_name or "", addr_spec=submission.reply_to)
+            msg["Reply-To"] = reply
+            _same(str(msg["Reply-To"].addresses[0].display_name), reply.display_name, "Reply-To")
+        subject = render_subject(form.subject, submission)
+        msg["Subject"] = subject
+        _same(str(msg["Subject"]), subject, "Subject")
+    except ValueError as e:
+        # Patched Pythons refuse, as ValueError, a value that decodes to a line break.
+        raise HeaderInjection(f"a header value was refused: {e}") from None
     msg["Date"] = format_datetime(submission.received_at)
     msg["Message-ID"] = make_msgid(idstring=submission.id, domain=config.sender_domain)
     msg["X-Formmail-Id"] = submission.id
@@ -85,7 +90,10 @@ def _same(held, given, name):
 
 def serialize(msg):
     """The message as LF-terminated bytes for sendmail or a Maildir file."""
-    return msg.as_bytes(policy=LF_POLICY)
+    try:
+        return msg.as_bytes(policy=LF_POLICY)
+    except MessageError as e:  # HeaderWriteError, where the Python checks what it writes
+        raise HeaderInjection(f"the email package refused to write a header: {e}") from None
 
 
 _HEADER_LINE = re.compile(rb"([!-9;-~]+):")
@@ -117,11 +125,14 @@ def check_headers(data, expected_recipients, expected_reply_to):
     from email import message_from_bytes
 
     parsed = message_from_bytes(data, policy=policy.default)
-    to = [a.addr_spec for a in parsed["To"].addresses]
+    try:
+        to = [a.addr_spec for a in parsed["To"].addresses]
+        reply = parsed["Reply-To"]
+        got_reply = [a.addr_spec for a in reply.addresses] if reply is not None else []
+    except ValueError as e:  # a receiver's parser would find a line break in an address header
+        raise HeaderInjection(f"an address header does not parse cleanly: {e}") from None
     if to != list(expected_recipients):
         raise HeaderInjection(f"To does not match the configured recipients: {to}")
-    reply = parsed["Reply-To"]
-    got_reply = [a.addr_spec for a in reply.addresses] if reply is not None else []
     want_reply = [expected_reply_to] if expected_reply_to else []
     if got_reply != want_reply:
         raise HeaderInjection(f"Reply-To does not hold exactly the visitor's address: {got_reply}")

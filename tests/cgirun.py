@@ -1,6 +1,5 @@
 """Runs formmail.cgi as a web server does: CGI variables in the environment, the body on stdin."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
