@@ -16,7 +16,13 @@ if os.environ.get("GATEWAY_INTERFACE"):
 
     from formmail.app import create_app
 
-    CGIHandler().run(create_app())
+    app = create_app()
+    CGIHandler().run(app)
+    # The reply is complete: close stdout so the web server finishes it, then do the
+    # housekeeping (the daily prune when there is no cron) without the visitor waiting.
+    sys.stdout.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    app.after_response()
 else:
     from formmail.cli import main
 

@@ -44,7 +44,7 @@ class FormMail:
     def __init__(self, config, *, transport=None, clock=None, templates=None):
         self.config = config
         self.transport = transport or make_transport(config)
-        self.log = SubmissionLog(config.log_dir)
+        self.log = SubmissionLog.for_config(config)
         self.templates = templates or pages.Templates(config.templates_dir)
         self.clock = clock or make_clock(config.timezone)
 
@@ -62,7 +62,17 @@ class FormMail:
             log_error("unexpected error:\n" + traceback.format_exc())
             response = pages.plain_500()
         drain(environ)
-        return response(environ, start_response)
+        body = response(environ, start_response)
+        if environ.get("wsgi.run_once"):
+            # CGI: formmail.cgi calls after_response() once the reply is out and stdout closed.
+            return body
+        return _ThenRun(body, self.after_response)
+
+    def after_response(self):
+        """Work that must never delay or fail a submission: the daily prune when there is no cron."""
+        from formmail.housekeeping import prune_if_due
+
+        prune_if_due(self.config, self.log, self.clock())
 
     def handle(self, environ, lang, json_wanted):
         method = environ.get("REQUEST_METHOD", "GET").upper()
@@ -177,6 +187,24 @@ def _media_type(header):
         return "", {}
 
 
+class _ThenRun:
+    """A response body that runs `then` when the server closes it, i.e. after sending it."""
+
+    def __init__(self, body, then):
+        self.body = body
+        self.then = then
+
+    def __iter__(self):
+        return iter(self.body)
+
+    def close(self):
+        try:
+            if hasattr(self.body, "close"):
+                self.body.close()
+        finally:
+            self.then()
+
+
 class BrokenConfigApp:
     """Stands in when the config cannot be loaded: a plain 500 to visitors, the reasons to stderr."""
 
@@ -187,6 +215,9 @@ class BrokenConfigApp:
         log_error(f"formmail is not configured correctly: {self.error}")
         drain(environ)
         return pages.plain_500()(environ, start_response)
+
+    def after_response(self):
+        pass
 
 
 def create_app(config_path=None, **kwargs):

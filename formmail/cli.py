@@ -51,9 +51,32 @@ def cmd_check(args):
     return 0
 
 
+def web_roots():
+    """Folders a web server may serve: $DOCUMENT_ROOT, and the folder formmail.cgi is in."""
+    roots = [Path(__file__).resolve().parent.parent]
+    if os.environ.get("DOCUMENT_ROOT"):
+        roots.append(Path(os.environ["DOCUMENT_ROOT"]).resolve())
+    return roots
+
+
+def inside(path, folder):
+    try:
+        Path(path).resolve().relative_to(folder)
+        return True
+    except ValueError:
+        return False
+
+
 def config_warnings(config):
     """Problems `check` reports that do not stop formmail from starting."""
     warnings = []
+    for root in web_roots():
+        if inside(config.log_dir, root):
+            warnings.append(
+                f"[formmail] log_dir: {config.log_dir} is inside the web folder {root}. formmail "
+                "puts a deny-all .htaccess in it, but personal data is safest outside the web: "
+                "move it, e.g. log_dir = /home/USER/formmail-data")
+            break
     if config.transport == "sendmail":
         p = config.sendmail_path
         if not os.path.isfile(p) or not os.access(p, os.X_OK):
@@ -92,6 +115,115 @@ def cmd_send_test(args):
             print(f"form {form.name}: test mail handed to {config.transport} for "
                   f"{', '.join(form.recipients)}")
     return 1 if failed else 0
+
+
+def _now(config):
+    from formmail.app import make_clock
+
+    return make_clock(config.timezone)()
+
+
+def _log(config):
+    from formmail.store import SubmissionLog
+
+    return SubmissionLog.for_config(config)
+
+
+def cmd_prune(args):
+    from formmail.errors import LogUnavailable
+    from formmail.retention import cutoff_for, prune
+
+    config = load_or_report(find_config(args.config))
+    if config is None:
+        return 2
+    now = _now(config)
+    cutoff = cutoff_for(now, config.retention_days).isoformat(timespec="seconds")
+    print(f"{'dry run: ' if args.dry_run else ''}removing entries received before {cutoff} "
+          f"({config.retention_days} days) from {config.log_dir}")
+    try:
+        outcomes = prune(_log(config), config.retention_days, now, dry_run=args.dry_run)
+    except LogUnavailable as e:
+        print(f"formmail: prune did not run: {e}", file=sys.stderr)
+        return 1
+    for outcome in outcomes:
+        print(outcome.describe(args.dry_run))
+    removed = sum(o.removed for o in outcomes if o.action in ("deleted", "rewritten"))
+    errors = [o for o in outcomes if o.action == "error"]
+    print(f"{'would remove' if args.dry_run else 'removed'} {removed} entries in all"
+          + (f"; {len(errors)} files could not be pruned" if errors else ""))
+    return 1 if errors else 0
+
+
+def cmd_resend(args):
+    from formmail.app import FormMail
+    from formmail.errors import LogUnavailable
+    from formmail.resend import resend
+
+    config = load_or_report(find_config(args.config))
+    if config is None:
+        return 2
+    app = FormMail(config)
+    try:
+        summary = resend(app, app.clock())
+    except LogUnavailable as e:
+        print(f"formmail: resend did not run: {e}", file=sys.stderr)
+        return 1
+    for line in summary.lines():
+        print(line)
+    return 1 if summary.still_pending else 0
+
+
+def cmd_status(args):
+    from formmail.logstatus import report
+
+    config = load_or_report(find_config(args.config))
+    if config is None:
+        return 2
+    for line in report(config, _log(config), _now(config)):
+        print(line)
+    return 0
+
+
+def cmd_export(args):
+    from formmail.export import export
+
+    config = load_or_report(find_config(args.config))
+    if config is None:
+        return 2
+    form = args.form or (next(iter(config.forms)) if len(config.forms) == 1 else None)
+    if form is None:
+        print("formmail: name the form with --form (" + ", ".join(config.forms) + ")", file=sys.stderr)
+        return 2
+    for label, value in (("--from", args.start), ("--to", args.end)):
+        if value and not _is_date(value):
+            print(f"formmail: {label} takes a date like 2026-01-31, not {value!r}", file=sys.stderr)
+            return 2
+    if args.output:  # an export holds the same personal data as the log: private from the start
+        out = os.fdopen(os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    else:
+        out = sys.stdout.buffer
+    try:
+        result = export(config, form, out, args.start, args.end, args.encoding)
+    finally:
+        if args.output:
+            out.close()
+        else:
+            out.flush()
+    print(f"exported {result.rows} entries of form {form}", file=sys.stderr)
+    if result.replaced:
+        print(f"warning: {result.replaced} characters cannot be written in cp932 and were "
+              "replaced by 〓; use --encoding utf-8 to keep them", file=sys.stderr)
+    return 0
+
+
+def _is_date(text):
+    from datetime import date
+
+    try:
+        date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
 
 
 def demo_config(folder):
@@ -135,6 +267,10 @@ COMMANDS = {
     "serve": (cmd_serve, "run a local web server with a demo form (for trying formmail out)"),
     "check": (cmd_check, "check the config and say what is wrong (exit 2 on errors)"),
     "send-test": (cmd_send_test, "send one test mail to each form's recipients"),
+    "prune": (cmd_prune, "delete log entries older than retention_days (for cron; exit 1 on errors)"),
+    "resend": (cmd_resend, "send again every mail that did not go out (exit 1 while any is left)"),
+    "status": (cmd_status, "count submissions and unsent mails, show the oldest entry and next prune"),
+    "export": (cmd_export, "write one form's entries over a date range as one CSV for Excel"),
 }
 
 
@@ -154,6 +290,15 @@ def build_parser():
             p.add_argument("--demo", action="store_true", help="use the demo config even if a config exists")
         if name == "send-test":
             p.add_argument("--form", help="only this form (default: every form)")
+        if name == "prune":
+            p.add_argument("--dry-run", action="store_true", help="show what would be removed; change nothing")
+        if name == "export":
+            p.add_argument("--form", help="the form (needed when there are several)")
+            p.add_argument("--from", dest="start", metavar="DATE", help="first day, e.g. 2026-01-01")
+            p.add_argument("--to", dest="end", metavar="DATE", help="last day, e.g. 2026-12-31")
+            p.add_argument("--encoding", choices=("utf-8", "cp932"), default="utf-8",
+                           help="utf-8 with BOM (default) or cp932 for old Japanese Excel")
+            p.add_argument("-o", "--output", help="write to this file (default: standard output)")
     return parser
 
 

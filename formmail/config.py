@@ -10,6 +10,7 @@ from formmail.address import AddressError, normalize_address
 from formmail.errors import ConfigError, ConfigInvalid
 
 TRANSPORTS = ("sendmail", "smtp", "maildir")
+ROTATIONS = ("monthly", "daily", "yearly")
 LANGUAGES = ("auto", "ja", "en")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 FIELD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}\Z")
@@ -81,6 +82,10 @@ class Config:
     outbox: Path = None
     log_dir: Path = None
     retention_days: int = DEFAULT_RETENTION_DAYS
+    rotation: str = "monthly"
+    auto_prune: bool = True
+    file_mode: int = 0o600
+    dir_mode: int = 0o700
     language: str = "auto"
     timezone: str = ""
     templates_dir: Path = None
@@ -103,7 +108,7 @@ class Config:
 FORMMAIL_KEYS = {
     "sender", "sender_name", "envelope_sender", "transport", "sendmail_path", "smtp_host",
     "smtp_port", "smtp_user", "smtp_password", "smtp_starttls", "outbox", "log_dir",
-    "retention_days", "language", "timezone", "templates", "max_body_size", "max_fields",
+    "retention_days", "rotation", "auto_prune", "file_mode", "dir_mode", "language", "timezone", "templates", "max_body_size", "max_fields",
     "max_field_length", "max_text_length", "mail_timeout",
 }
 FORM_KEYS = {
@@ -217,6 +222,21 @@ class _Reader:
         self.error(section, key, f"must be yes or no, not {raw!r}")
         return default
 
+    def mode(self, section, key, default, need, refuse):
+        """A permission mode in octal, e.g. 0600; it must keep what the owner needs."""
+        raw = self.get(section, key, None)
+        if raw is None:
+            return default
+        try:
+            value = int(raw, 8)
+        except ValueError:
+            value = -1
+        if not 0 <= value <= 0o777 or value & need != need or value & refuse:
+            self.error(section, key, f"must be an octal mode such as {default:04o} that keeps "
+                       f"{need:04o} for the owner{' and no execute bits' if refuse else ''}, not {raw!r}")
+            return default
+        return value
+
     def address(self, section, key, raw):
         try:
             value = normalize_address(raw)
@@ -277,6 +297,10 @@ class _Reader:
             outbox=outbox,
             log_dir=self.path(s, "log_dir", "data"),
             retention_days=self.integer(s, "retention_days", DEFAULT_RETENTION_DAYS, 1, 36500),
+            rotation=self.choice(s, "rotation", ROTATIONS, "monthly"),
+            auto_prune=self.boolean(s, "auto_prune", True),
+            file_mode=self.mode(s, "file_mode", 0o600, need=0o600, refuse=0o111),
+            dir_mode=self.mode(s, "dir_mode", 0o700, need=0o700, refuse=0),
             language=self.choice(s, "language", LANGUAGES, "auto"),
             timezone=timezone,
             templates_dir=templates,

@@ -5,10 +5,12 @@ import errno
 import fcntl
 import io
 import os
+import re
 import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from formmail.errors import LogUnavailable
@@ -16,12 +18,14 @@ from formmail.errors import LogUnavailable
 BOM = "\ufeff".encode("utf-8")
 ROW_END = b"\r\n"
 FIXED_COLUMNS = ("received_at", "id", "mail")
+LOG_SIGNATURE = BOM + b"received_at,id,mail,"
 TRAILING_COLUMNS = ("other_fields", "client_address")
 # The mail column is overwritten in place once the MTA has answered, so every status has
 # the same width: a row never changes length and a crash can never tear it.
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 STATUS_WIDTH = 7
 LOCK_NAME = ".lock"
+MAINTENANCE_LOCK_NAME = ".maintenance.lock"  # one prune or resend at a time
 LOCK_TIMEOUT = 10.0
 FILE_MODE = 0o600
 DIR_MODE = 0o700
@@ -62,6 +66,42 @@ def row_for(form, submission, status=PENDING):
     ]
 
 
+_EXTRA_LINE = re.compile(r"([^:\n]{1,64}): (.*)\Z")
+
+
+def parse_extras(cell):
+    """Undo the `name: value` lines of the other_fields cell (continuation lines rejoin)."""
+    pairs = []
+    for line in cell.split("\n") if cell else ():
+        m = _EXTRA_LINE.match(line)
+        if m or not pairs:
+            pairs.append(list(m.groups()) if m else ["other", line])
+        else:
+            pairs[-1][1] += "\n" + line
+    return [tuple(p) for p in pairs]
+
+
+def submission_from_row(form, header, cells):
+    """The Submission a logged row records, for `form` as configured now.
+
+    Columns of fields the form no longer lists come back as extras: nothing is dropped.
+    """
+    from formmail.submission import Submission
+
+    row = dict(zip(header, (restore(c) for c in cells)))
+    values = {f.name: row.get(f.name, "") for f in form.fields}
+    known = {*FIXED_COLUMNS, *TRAILING_COLUMNS, *values}
+    extras = [(n, row[n]) for n in header if n not in known and row.get(n)]
+    extras += parse_extras(row.get("other_fields", ""))
+    return Submission(
+        id=row["id"], received_at=datetime.fromisoformat(row["received_at"]), form=form.name,
+        values=values, extras=tuple(extras),
+        reply_to=values.get(form.reply_to) or None if form.reply_to else None,
+        reply_name=values.get(form.reply_to_name) or None if form.reply_to_name else None,
+        remote_addr=row.get("client_address", ""),
+    )
+
+
 def encode_row(cells):
     """One CSV row in UTF-8, formula cells neutralised, CRLF-terminated; values hold LF only."""
     buf = io.StringIO()
@@ -70,10 +110,101 @@ def encode_row(cells):
     return buf.getvalue().encode("utf-8")
 
 
-def file_name(form_name, when, part=1):
-    """`contact-2026-12.csv`: the form and the month at a glance; `-2` etc. after a field change."""
-    suffix = "" if part == 1 else f"-{part}"
-    return f"{form_name}-{when:%Y-%m}{suffix}.csv"
+ROTATIONS = {"daily": "%Y-%m-%d", "monthly": "%Y-%m", "yearly": "%Y"}
+_LOG_NAME = re.compile(
+    r"(?P<form>[A-Za-z0-9][A-Za-z0-9_-]{0,31})-(?P<year>\d{4})(?:-(?P<month>\d{2}))?"
+    r"(?:-(?P<day>\d{2}))?(?:_part(?P<part>\d{1,4}))?\.csv\Z")
+
+
+def file_name(form_name, when, part=1, rotation="monthly"):
+    """`contact-2026-12.csv`: the form and the period at a glance; `_part2` after a field change."""
+    suffix = "" if part == 1 else f"_part{part}"
+    return f"{form_name}-{when.strftime(ROTATIONS[rotation])}{suffix}.csv"
+
+
+@dataclass(frozen=True)
+class LogFile:
+    """A file in log_dir whose name is one formmail gives: its form and the dates it covers."""
+
+    path: Path
+    form: str
+    first_day: date
+    end_day: date  # the day after the period
+
+    @classmethod
+    def parse(cls, path):
+        """The LogFile for `path`, or None for a name formmail does not write."""
+        m = _LOG_NAME.match(Path(path).name)
+        if not m:
+            return None
+        year, month, day = int(m["year"]), m["month"], m["day"]
+        try:
+            if day:
+                first = date(year, int(month), int(day))
+                end = first + timedelta(days=1)
+            elif month:
+                first = date(year, int(month), 1)
+                end = date(year + (first.month == 12), first.month % 12 + 1, 1)
+            else:
+                first, end = date(year, 1, 1), date(year + 1, 1, 1)
+        except ValueError:
+            return None
+        return cls(Path(path), m["form"], first, end)
+
+
+def log_files(log_dir):
+    """Every file in `log_dir` named as formmail names its logs, oldest period first."""
+    try:
+        names = sorted(os.listdir(log_dir))
+    except FileNotFoundError:
+        return []
+    found = [LogFile.parse(Path(log_dir) / n) for n in names]
+    return sorted((f for f in found if f), key=lambda f: (f.first_day, f.path.name))
+
+
+def is_formmail_log(path):
+    """True if the file starts as formmail's logs do (BOM, then the fixed columns), or is empty."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(len(LOG_SIGNATURE))
+    except OSError:
+        return False
+    return start == b"" or start == LOG_SIGNATURE
+
+
+def iter_records(path, chunk=1 << 20):
+    """Stream (offset, record bytes without CRLF) through a log file, header first.
+
+    Every row ends in CRLF and no cell holds a CR (values keep LF only), so splitting on CRLF
+    is exact. A torn last record without CRLF is not yielded.
+    """
+    with open(path, "rb") as f:
+        offset, carry = 0, b""
+        while True:
+            block = f.read(chunk)
+            if not block:
+                return
+            data = carry + block
+            start = 0
+            while True:
+                end = data.find(ROW_END, start)
+                if end < 0:
+                    break
+                yield offset + start, data[start:end]
+                start = end + 2
+            offset += start
+            carry = data[start:]
+
+
+def parse_record(record):
+    """The cells of one record, decoded (the BOM of a header record dropped)."""
+    text = record.decode("utf-8", "replace")
+    return next(csv.reader([text.lstrip("\ufeff")]), [])
+
+
+def leading_cells(record, n):
+    """The first n cells of a record, fast: formmail's first cells are never quoted."""
+    return record.split(b",", n)[:n]
 
 
 @dataclass(frozen=True)
@@ -86,7 +217,8 @@ class Entry:
 
 
 def ensure_private_dir(path, mode=DIR_MODE):
-    """Create `path` (and a deny-all .htaccess in it) with a private mode if it is missing."""
+    """Create `path` (and a deny-all .htaccess in it: Apache must never serve the log, wherever
+    the folder is) with a private mode if it is missing."""
     path = Path(path)
     if not path.is_dir():
         os.makedirs(path, mode=mode, exist_ok=True)
@@ -110,33 +242,22 @@ def _write_new(path, data, mode):
 class SubmissionLog:
     """Appends rows to the CSV files in `log_dir`; every writer holds `log_dir/.lock`."""
 
-    def __init__(self, log_dir, file_mode=FILE_MODE, dir_mode=DIR_MODE, lock_timeout=LOCK_TIMEOUT):
+    def __init__(self, log_dir, file_mode=FILE_MODE, dir_mode=DIR_MODE, lock_timeout=LOCK_TIMEOUT,
+                 rotation="monthly"):
         self.dir = Path(log_dir)
         self.file_mode = file_mode
         self.dir_mode = dir_mode
         self.lock_timeout = lock_timeout
+        self.rotation = rotation
 
-    @contextmanager
-    def locked(self):
-        """Hold the log's exclusive lock; LogUnavailable if it cannot be had in time."""
-        try:
-            ensure_private_dir(self.dir, self.dir_mode)
-            fd = os.open(self.dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, self.file_mode)
-        except OSError as e:
-            raise LogUnavailable(f"cannot open the log folder {self.dir}: {e}") from None
-        try:
-            deadline = time.monotonic() + self.lock_timeout
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise LogUnavailable("the log stayed locked too long") from None
-                    time.sleep(0.02)
-            yield
-        finally:
-            os.close(fd)
+    @classmethod
+    def for_config(cls, config):
+        return cls(config.log_dir, config.file_mode, config.dir_mode, rotation=config.rotation)
+
+    def locked(self, name=LOCK_NAME, timeout=None):
+        """Hold the named exclusive lock in the log folder (writers' lock by default);
+        LogUnavailable if it cannot be had within `timeout` seconds (0: do not wait)."""
+        return _flock(self, name, self.lock_timeout if timeout is None else timeout)
 
     def append(self, form, submission):
         """Write the submission's row, fsynced, before anything is mailed; return its Entry."""
@@ -151,10 +272,10 @@ class SubmissionLog:
                 raise LogUnavailable(f"cannot write {path}: {e}") from None
 
     def _file_for(self, form_name, when, header):
-        """The period's file whose header matches; a changed field list starts part -2, -3..."""
+        """The period's file whose header matches; a changed field list starts _part2, _part3..."""
         part = 1
         while True:
-            path = self.dir / file_name(form_name, when, part)
+            path = self.dir / file_name(form_name, when, part, self.rotation)
             try:
                 with open(path, "rb") as f:
                     first = f.read(len(BOM) + len(header))
@@ -208,6 +329,28 @@ class SubmissionLog:
                 return True
             finally:
                 os.close(fd)
+
+
+@contextmanager
+def _flock(log, name, timeout):
+    try:
+        ensure_private_dir(log.dir, log.dir_mode)
+        fd = os.open(log.dir / name, os.O_RDWR | os.O_CREAT, log.file_mode)
+    except OSError as e:
+        raise LogUnavailable(f"cannot open the log folder {log.dir}: {e}") from None
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LogUnavailable(f"{name} in {log.dir} stayed locked too long") from None
+                time.sleep(0.02)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _drop_torn_tail(fd, size, path):

@@ -38,10 +38,30 @@ def test_encode_row_quotes_and_line_ends():
     assert row == b'"a,b","say ""hi""","two\nlines",\'=cmd\r\n'
 
 
-def test_file_name():
+def test_file_name_and_parse_back():
+    from datetime import date
+
+    from formmail.store import LogFile
+
     when = datetime(2026, 1, 31, tzinfo=JST)
-    assert file_name("contact", when) == "contact-2026-01.csv"
-    assert file_name("contact", when, 2) == "contact-2026-01-2.csv"
+    cases = [
+        (file_name("contact", when), "contact-2026-01.csv", date(2026, 1, 1), date(2026, 2, 1)),
+        (file_name("contact", when, 2), "contact-2026-01_part2.csv", date(2026, 1, 1), date(2026, 2, 1)),
+        (file_name("order-2", when, rotation="daily"), "order-2-2026-01-31.csv",
+         date(2026, 1, 31), date(2026, 2, 1)),
+        (file_name("contact", datetime(2026, 12, 5), rotation="yearly"), "contact-2026.csv",
+         date(2026, 1, 1), date(2027, 1, 1)),
+        (file_name("shop-2025-11", datetime(2026, 12, 5)), "shop-2025-11-2026-12.csv",
+         date(2026, 12, 1), date(2027, 1, 1)),
+    ]
+    for name, expected, first, end in cases:
+        assert name == expected
+        parsed = LogFile.parse(name)
+        assert (parsed.first_day, parsed.end_day) == (first, end), name
+    assert LogFile.parse("shop-2025-11-2026-12.csv").form == "shop-2025-11"
+    for foreign in ("notes.csv", "contact-2026-13.csv", "contact-2026-02-30.csv", "contact-26.csv",
+                    ".contact-2026-01.csv.prune.tmp", "contact-2026-01.csv.bak"):
+        assert LogFile.parse(foreign) is None, foreign
 
 
 def test_append_writes_header_bom_and_row(config, tmp_path):
@@ -116,7 +136,7 @@ def test_changed_field_list_starts_a_new_part(config, tmp_path):
     log.append(form, sub())
     fewer = replace(form, fields=form.fields[:2])
     entry = log.append(fewer, sub("20261203-BBBBBB"))
-    assert entry.path.name == "contact-2026-12-2.csv"
+    assert entry.path.name == "contact-2026-12_part2.csv"
     again = log.append(form, sub("20261203-CCCCCC"))
     assert again.path.name == "contact-2026-12.csv"
 
