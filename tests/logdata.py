@@ -33,3 +33,24 @@ def add_rows(config, times, status=None, **values):
 
 def at(text):
     return datetime.fromisoformat(text)
+
+
+def plant_rows(config, when, count, tag="OLD"):
+    """Append `count` rows dated `when` to the file of `when`'s period in one write, under the
+    writers' lock (as fast as a prune test needs: one append per row would take minutes)."""
+    from formmail.store import encode_row, header_for, row_for
+
+    log = SubmissionLog.for_config(config)
+    form = config.form("contact")
+    header = encode_row(header_for(form))
+    rows = b"".join(encode_row(row_for(form, make_submission(when, ref=f"{when:%Y%m%d}-{tag}{i:05d}")))
+                    for i in range(count))
+    with log.locked():
+        path = log._file_for(form.name, when, header)
+        log._append(path, header, rows)
+    return path
+
+
+def period_start(when):
+    """The first instant of `when`'s month, in its own time zone."""
+    return when.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
