@@ -139,3 +139,34 @@ def test_smtp_hangs(tmp_path):
     finally:
         peer.close()
     _assert_kept_as_failed(tmp_path, status, err, "did not answer within 1 s")
+
+
+def test_full_disk_is_503_and_nothing_mailed(tmp_path, small_disk):
+    """The log's file system is full: the visitor is told to retry, no mail goes out unrecorded."""
+    path = write_config(tmp_path, formmail={"log_dir": str(small_disk / "data")})
+    assert run_cgi(path, body(GOOD))[0] == 200
+    before = {p.name: p.read_bytes() for p in (small_disk / "data").glob("*.csv")}
+    with open(small_disk / "filler", "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError:
+            pass
+    status, _, page, err = run_cgi(path, body({**GOOD, "message": "x" * 9000}), accept_language="en")
+    assert status == 503 and "could not be saved" in page.decode() and "Traceback" not in page.decode()
+    assert "cannot write" in err
+    assert {p.name: p.read_bytes() for p in (small_disk / "data").glob("*.csv")} == before
+    assert len(list((tmp_path / "outbox" / "new").iterdir())) == 1  # only the first one
+
+
+def test_read_only_log_folder_is_503_and_nothing_mailed(tmp_path, small_disk):
+    import subprocess
+
+    path = write_config(tmp_path, formmail={"log_dir": str(small_disk / "data")})
+    assert run_cgi(path, body(GOOD))[0] == 200
+    before = {p.name: p.read_bytes() for p in (small_disk / "data").glob("*.csv")}
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    status, _, page, _ = run_cgi(path, body(GOOD), accept_language="ja")
+    assert status == 503 and "保存できない" in page.decode()
+    assert {p.name: p.read_bytes() for p in (small_disk / "data").glob("*.csv")} == before
+    assert len(list((tmp_path / "outbox" / "new").iterdir())) == 1

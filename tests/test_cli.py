@@ -117,3 +117,36 @@ def test_serve_demo_answers(tmp_path):
 def test_parser_lists_every_command():
     text = build_parser().format_help()
     assert all(c in text for c in COMMANDS)
+
+
+def test_check_warns_when_log_is_in_the_web_root(tmp_path, monkeypatch, capsys):
+    site = tmp_path / "public_html"
+    site.mkdir()
+    path = write_config(site)  # log_dir = data, beside the config, inside the web root
+    monkeypatch.setenv("DOCUMENT_ROOT", str(site))
+    assert main(["-c", str(path), "check"]) == 0
+    assert f"is inside the web folder {site}" in capsys.readouterr().out
+    outside = write_config(site, formmail={"log_dir": str(tmp_path / "private")})
+    assert main(["-c", str(outside), "check"]) == 0
+    assert "inside the web folder" not in capsys.readouterr().out
+
+
+def test_configured_modes_are_honoured(tmp_path):
+    import os
+    import stat
+
+    from formmail.config import load_config
+    from logdata import add_rows, at
+
+    config = load_config(write_config(tmp_path, formmail={"file_mode": "0640", "dir_mode": "0750"}))
+    add_rows(config, [at("2026-06-01T09:00:00+09:00")])
+    assert stat.S_IMODE(os.stat(config.log_dir).st_mode) == 0o750
+    assert stat.S_IMODE(os.stat(config.log_dir / "contact-2026-06.csv").st_mode) == 0o640
+
+
+@pytest.mark.parametrize("key, value", [("file_mode", "0777"), ("file_mode", "0400"), ("dir_mode", "0600"),
+                                        ("dir_mode", "rwx")])
+def test_unsafe_modes_refused(tmp_path, key, value, capsys):
+    path = write_config(tmp_path, formmail={key: value})
+    assert main(["-c", str(path), "check"]) == 2
+    assert f"[formmail] {key}: must be an octal mode" in capsys.readouterr().err
