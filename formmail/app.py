@@ -76,6 +76,8 @@ class FormMail:
 
     def handle(self, environ, lang, json_wanted):
         method = environ.get("REQUEST_METHOD", "GET").upper()
+        if environ.get("PATH_INFO", "").rstrip("/") == "/doctor":
+            return self.doctor_page(environ, method, lang)
         if method in ("GET", "HEAD"):
             return pages.html(self.templates, "installed.html", 200, lang)
         if method != "POST":
@@ -87,6 +89,31 @@ class FormMail:
         entry = self.log.append(form, submission)
         self.deliver(msg, entry, submission)
         return self.thanks(form, submission, lang, json_wanted)
+
+    def doctor_page(self, environ, method, lang):
+        """The doctor report for hosts without SSH: only with doctor_password set and given."""
+        import hmac
+
+        if not self.config.doctor_password:
+            return pages.html(self.templates, "installed.html", 404, lang)
+        if method in ("GET", "HEAD"):
+            return pages.html(self.templates, "doctor.html", 200, lang, checks=None, wrong=False)
+        if method != "POST":
+            raise MethodNotAllowed()
+        body = read_body(environ, self.config.max_body_size)
+        media, params = _media_type(environ.get("CONTENT_TYPE", ""))
+        raw = parse_body(media, params, body, max_fields=10)
+        fields = dict(decode_pairs(raw, "utf-8"))
+        given = fields.get("password", "").encode("utf-8")
+        if not hmac.compare_digest(given, self.config.doctor_password.encode("utf-8")):
+            log_error(f"doctor page: wrong password from {environ.get('REMOTE_ADDR', '?')}")
+            return pages.html(self.templates, "doctor.html", 403, lang, checks=None, wrong=True)
+        from formmail.doctor import discover_ip, run_checks
+
+        ip = fields.get("ip", "").strip()
+        ip, source = (ip, "given in the form") if ip else discover_ip(environ.get("SERVER_ADDR"))
+        checks = run_checks(self.config, ip, source)
+        return pages.html(self.templates, "doctor.html", 200, lang, checks=checks, wrong=False)
 
     def read_form(self, environ):
         """Body within limits, parsed, decoded; the form it names; no uploads."""

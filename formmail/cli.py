@@ -51,32 +51,17 @@ def cmd_check(args):
     return 0
 
 
-def web_roots():
-    """Folders a web server may serve: $DOCUMENT_ROOT, and the folder formmail.cgi is in."""
-    roots = [Path(__file__).resolve().parent.parent]
-    if os.environ.get("DOCUMENT_ROOT"):
-        roots.append(Path(os.environ["DOCUMENT_ROOT"]).resolve())
-    return roots
-
-
-def inside(path, folder):
-    try:
-        Path(path).resolve().relative_to(folder)
-        return True
-    except ValueError:
-        return False
-
-
 def config_warnings(config):
     """Problems `check` reports that do not stop formmail from starting."""
+    from formmail.store import web_root_containing
+
     warnings = []
-    for root in web_roots():
-        if inside(config.log_dir, root):
-            warnings.append(
-                f"[formmail] log_dir: {config.log_dir} is inside the web folder {root}. formmail "
-                "puts a deny-all .htaccess in it, but personal data is safest outside the web: "
-                "move it, e.g. log_dir = /home/USER/formmail-data")
-            break
+    root = web_root_containing(config.log_dir)
+    if root:
+        warnings.append(
+            f"[formmail] log_dir: {config.log_dir} is inside the web folder {root}. formmail "
+            "puts a deny-all .htaccess in it, but personal data is safest outside the web: "
+            "move it, e.g. log_dir = /home/USER/formmail-data")
     if config.transport == "sendmail":
         p = config.sendmail_path
         if not os.path.isfile(p) or not os.access(p, os.X_OK):
@@ -226,6 +211,69 @@ def _is_date(text):
         return False
 
 
+def resolver_for(nameserver):
+    """A dns.resolver.Resolver for --nameserver HOST[:PORT], or the system's (None)."""
+    if not nameserver:
+        return None
+    import dns.resolver
+
+    host, port = nameserver, 53
+    if nameserver.count(":") == 1:
+        host, _, port = nameserver.partition(":")
+    elif nameserver.startswith("[") and "]:" in nameserver:
+        host, _, port = nameserver[1:].partition("]:")
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [host]
+    resolver.port = int(port)
+    return resolver
+
+
+def cmd_doctor(args):
+    from formmail.doctor import discover_ip, exit_status, render, run_checks
+
+    path = find_config(args.config)
+    config = load_or_report(path)
+    if config is None:
+        print("[fail] config: the config is not valid (see above); fix it, then run doctor again.")
+        return 2
+    if args.ip:
+        ip, source = args.ip, "given with --ip"
+    else:
+        ip, source = discover_ip()
+    try:
+        resolver = resolver_for(args.nameserver)
+    except ValueError:
+        print(f"formmail: --nameserver takes HOST or HOST:PORT, not {args.nameserver!r}", file=sys.stderr)
+        return 2
+    print(f"formmail doctor: {config.path}")
+    checks = run_checks(config, ip, source, resolver)
+    for line in render(checks):
+        print(line)
+    return exit_status(checks)
+
+
+def cmd_spf(args):
+    from formmail.spf import check_host
+
+    try:
+        resolver = resolver_for(args.nameserver)
+        result = check_host(args.ip, args.domain, args.sender or f"postmaster@{args.domain}",
+                            helo=args.helo, resolver=resolver)
+    except ValueError as e:
+        print(f"formmail: {e}", file=sys.stderr)
+        return 2
+    print(f"SPF {result.result} for {args.domain} from {args.ip}")
+    if result.record:
+        print(f"record: {result.record}")
+    if result.matched:
+        print(f"matched: {result.matched} (in the record of {result.domain})")
+    if result.detail:
+        print(f"detail: {result.detail}")
+    if result.explanation:
+        print(f"explanation: {result.explanation}")
+    return 0 if result.result == "pass" else 1
+
+
 def demo_config(folder):
     """The embedded demo config, with its files under `folder`."""
     return parse_config(DEMO_CONFIG.read_text(encoding="utf-8"), DEMO_CONFIG, base_dir=folder)
@@ -251,7 +299,9 @@ def cmd_serve(args):
 
     def site(environ, start_response):
         route = environ.get("PATH_INFO") or "/"
-        if route == "/formmail.cgi":
+        if route == "/formmail.cgi" or route.startswith("/formmail.cgi/"):
+            environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + "/formmail.cgi"
+            environ["PATH_INFO"] = route[len("/formmail.cgi"):]
             return app(environ, start_response)
         if route in ("/", "/form.html"):
             page = templates.render("form.html", action="formmail.cgi")
@@ -271,6 +321,8 @@ COMMANDS = {
     "resend": (cmd_resend, "send again every mail that did not go out (exit 1 while any is left)"),
     "status": (cmd_status, "count submissions and unsent mails, show the oldest entry and next prune"),
     "export": (cmd_export, "write one form's entries over a date range as one CSV for Excel"),
+    "doctor": (cmd_doctor, "check config, transport, log folder, SPF, DMARC and MX, and say what to fix"),
+    "spf": (cmd_spf, "evaluate SPF (RFC 7208) for DOMAIN and IP, as a receiver would"),
 }
 
 
@@ -299,6 +351,17 @@ def build_parser():
             p.add_argument("--encoding", choices=("utf-8", "cp932"), default="utf-8",
                            help="utf-8 with BOM (default) or cp932 for old Japanese Excel")
             p.add_argument("-o", "--output", help="write to this file (default: standard output)")
+        if name in ("doctor", "spf"):
+            p.add_argument("--nameserver", metavar="HOST[:PORT]", help="ask this DNS server "
+                           "(default: the system's resolver)")
+        if name == "doctor":
+            p.add_argument("--ip", help="this server's sending address (default: discovered as "
+                           "well as the host allows)")
+        if name == "spf":
+            p.add_argument("domain", help="the domain whose SPF record is evaluated")
+            p.add_argument("ip", help="the sending server's address")
+            p.add_argument("--sender", help="MAIL FROM address (default: postmaster@DOMAIN)")
+            p.add_argument("--helo", help="HELO name of the sending server")
     return parser
 
 

@@ -23,6 +23,7 @@ DEFAULT_MAX_FIELD_LENGTH = 1_000
 DEFAULT_MAX_TEXT_LENGTH = 10_000
 DEFAULT_MAIL_TIMEOUT = 30
 DEFAULT_RETENTION_DAYS = 180
+MIN_PASSWORD = 12  # the doctor page is on the open web: a short password is guessed
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Config:
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     max_fields: int = DEFAULT_MAX_FIELDS
     mail_timeout: float = DEFAULT_MAIL_TIMEOUT
+    doctor_password: str = field(default="", repr=False)
     forms: dict = field(default_factory=dict)
 
     @property
@@ -109,7 +111,7 @@ FORMMAIL_KEYS = {
     "sender", "sender_name", "envelope_sender", "transport", "sendmail_path", "smtp_host",
     "smtp_port", "smtp_user", "smtp_password", "smtp_starttls", "outbox", "log_dir",
     "retention_days", "rotation", "auto_prune", "file_mode", "dir_mode", "language", "timezone", "templates", "max_body_size", "max_fields",
-    "max_field_length", "max_text_length", "mail_timeout",
+    "max_field_length", "max_text_length", "mail_timeout", "doctor_password",
 }
 FORM_KEYS = {
     "recipients", "subject", "fields", "required", "reply_to", "reply_to_name", "multiline",
@@ -237,6 +239,14 @@ class _Reader:
             return default
         return value
 
+    def password(self, section, key):
+        value = self.get(section, key)
+        if value and len(value) < MIN_PASSWORD:
+            self.error(section, key, f"must be at least {MIN_PASSWORD} characters (or empty to turn "
+                       "the page off)")
+            return ""
+        return value
+
     def address(self, section, key, raw):
         try:
             value = normalize_address(raw)
@@ -307,6 +317,7 @@ class _Reader:
             max_body_size=self.integer(s, "max_body_size", DEFAULT_MAX_BODY_SIZE, 1024),
             max_fields=self.integer(s, "max_fields", DEFAULT_MAX_FIELDS, 1, 10_000),
             mail_timeout=self.integer(s, "mail_timeout", DEFAULT_MAIL_TIMEOUT, 1, 600),
+            doctor_password=self.password(s, "doctor_password"),
             forms={},
         )
         defaults = {

@@ -228,6 +228,18 @@ def ensure_private_dir(path, mode=DIR_MODE):
         _write_new(htaccess, HTACCESS.encode("ascii"), FILE_MODE)
 
 
+def web_root_containing(path):
+    """The web folder that holds `path` ($DOCUMENT_ROOT, or the folder of formmail.cgi), or None."""
+    roots = [Path(__file__).resolve().parent.parent]
+    if os.environ.get("DOCUMENT_ROOT"):
+        roots.append(Path(os.environ["DOCUMENT_ROOT"]).resolve())
+    target = Path(path).resolve()
+    for root in roots:
+        if target == root or root in target.parents:
+            return root
+    return None
+
+
 def _write_new(path, data, mode):
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)

@@ -74,6 +74,16 @@ def require_service(available, reason):
 
 
 @pytest.fixture
+def faketime():
+    """Debian's faketime, which sets the clock of a command from outside."""
+    import shutil
+
+    path = shutil.which("faketime")
+    require_service(path, "faketime is not installed (apt-get install faketime)")
+    return path
+
+
+@pytest.fixture
 def config_path(tmp_path):
     return write_config(tmp_path)
 

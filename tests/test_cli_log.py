@@ -4,24 +4,16 @@ clock set from outside by faketime (Debian's libfaketime), not patched inside fo
 import csv
 import io
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from cgirun import CGI
-from conftest import log_rows, require_service, write_config
+from conftest import log_rows, write_config
 from formmail.config import load_config
 from formmail.store import FAILED, SENT
 from logdata import add_rows, at
-
-
-@pytest.fixture
-def faketime():
-    path = shutil.which("faketime")
-    require_service(path, "faketime is not installed (apt-get install faketime)")
-    return path
 
 
 def cron(config_path, *args, faketime=None, when=None):
