@@ -5,16 +5,20 @@ import sys
 import traceback
 from datetime import datetime
 
-from formmail import pages
+from formmail import pages, spamlog
 from formmail.body import drain, read_body
+from formmail.dedupe import claim, fingerprint, release
 from formmail.config import load_config
 from formmail.errors import (
     ConfigInvalid, FieldError, HeaderInjection, LogUnavailable, MailError, MethodNotAllowed,
-    RequestError, UnknownForm, ValidationFailed,
+    RequestError, SpamDetected, TooManyRequests, UnknownForm, ValidationFailed,
 )
 from formmail.formdata import charset_of, decode_pairs, parse_body
 from formmail.i18n import choose_language, message
 from formmail.message import check_headers, compose, serialize
+from formmail.origin import check_origin
+from formmail.secret import site_secret
+from formmail.spam import check_content, check_honeypot
 from formmail.store import FAILED, SENT, SubmissionLog
 from formmail.submission import Submission, new_reference
 from formmail.transport import make_transport
@@ -47,6 +51,7 @@ class FormMail:
         self.log = SubmissionLog.for_config(config)
         self.templates = templates or pages.Templates(config.templates_dir)
         self.clock = clock or make_clock(config.timezone)
+        self._secret = None
 
     def __call__(self, environ, start_response):
         lang = choose_language(self.config.language, environ.get("HTTP_ACCEPT_LANGUAGE"))
@@ -54,6 +59,8 @@ class FormMail:
         try:
             response = self.handle(environ, lang, json_wanted)
         except RequestError as e:
+            if environ.get("REQUEST_METHOD", "").upper() == "POST":
+                self.note_refusal(environ, e.code, self._form_of(getattr(e, "values", [])))
             response = self.refusal(e, lang, json_wanted)
         except LogUnavailable as e:
             log_error(f"submission refused, the log cannot be written: {e}")
@@ -79,16 +86,86 @@ class FormMail:
         if environ.get("PATH_INFO", "").rstrip("/") == "/doctor":
             return self.doctor_page(environ, method, lang)
         if method in ("GET", "HEAD"):
+            if environ.get("PATH_INFO", "").rstrip("/") == "/token":
+                return self.token_page(environ)
             return pages.html(self.templates, "installed.html", 200, lang)
         if method != "POST":
             raise MethodNotAllowed()
+        check_origin(environ, self.config.allowed_origins, self.config.allow_missing_origin)
+        now = self.clock()
+        self.admit(environ, now)
         form, pairs = self.read_form(environ)
-        cleaned = clean(form, pairs)
-        submission = self.record_of(environ, form, cleaned)
+        try:
+            cleaned = self.screen(form, pairs, now)
+        except SpamDetected as e:
+            self.note_refusal(environ, e.code, form)
+            return self.thanks(form, new_reference(now), lang, json_wanted)  # the bot sees success
+        submission = self.record_of(environ, form, cleaned, now)
         msg = self.compose(form, submission)
-        entry = self.log.append(form, submission)
+        fp = fingerprint(form.name, cleaned)
+        window = self.config.duplicate_window_minutes * 60
+        earlier = claim(self.log, fp, submission.id, now.timestamp(), window) if window else None
+        if earlier:
+            return self.thanks(form, earlier, lang, json_wanted)  # a double click: already sent
+        try:
+            entry = self.log.append(form, submission)
+        except LogUnavailable:
+            if window:
+                release(self.log, fp, now.timestamp(), window)
+            raise
         self.deliver(msg, entry, submission)
-        return self.thanks(form, submission, lang, json_wanted)
+        return self.thanks(form, submission.id, lang, json_wanted)
+
+    @property
+    def secret(self):
+        if self._secret is None:
+            self._secret = site_secret(self.config)
+        return self._secret
+
+    def admit(self, environ, now):
+        """Rate limits, from headers only: a flood is refused before its body is read."""
+        c = self.config
+        if not (c.max_posts_per_client or c.max_posts_per_hour):
+            return
+        from formmail.ratelimit import admit, client_key
+
+        try:
+            key = client_key(self.secret, environ.get("REMOTE_ADDR", ""))
+        except OSError as e:
+            raise LogUnavailable(f"cannot read the site secret: {e}") from None
+        admit(self.log, key, now.timestamp(), c.max_posts_per_client, c.client_window_minutes * 60,
+              c.max_posts_per_hour)
+
+    def screen(self, form, pairs, now):
+        """Bot checks and validation; SpamDetected for a bot, ValidationFailed for a person's slip."""
+        c = self.config
+        check_honeypot(pairs, c.honeypot)
+        if c.token:
+            from formmail.token import TOKEN_FIELD, verify
+
+            token = next((v for n, v in pairs if n == TOKEN_FIELD), "")
+            verify(self.secret, form.name, token, now.timestamp(), c.min_seconds, c.max_form_age)
+        cleaned = clean(form, pairs)
+        check_content([*cleaned.values.values(), *(v for _, v in cleaned.extras)],
+                      c.max_links, c.max_nontext_share)
+        return cleaned
+
+    def note_refusal(self, environ, reason, form):
+        """One line in the spam log (no field values); never raises."""
+        spamlog.record(self.log, self.clock(), reason, form.name if form else "",
+                       environ.get("REMOTE_ADDR", ""), environ.get("HTTP_USER_AGENT", ""))
+
+    def token_page(self, environ):
+        """GET formmail.cgi/token?form=NAME: a fresh time token for the form's hidden _token field."""
+        from urllib.parse import parse_qs
+
+        from formmail.token import issue
+
+        name = (parse_qs(environ.get("QUERY_STRING", "")).get("form") or [""])[0]
+        form = self.config.form(name)
+        if form is None:
+            return pages.as_json(404, {"ok": False, "error": "unknown_form"})
+        return pages.as_json(200, {"token": issue(self.secret, form.name, self.clock().timestamp())})
 
     def doctor_page(self, environ, method, lang):
         """The doctor report for hosts without SSH: only with doctor_password set and given."""
@@ -130,8 +207,7 @@ class FormMail:
                                    [(n, v) for n, v in pairs if not n.startswith("_")])
         return form, pairs
 
-    def record_of(self, environ, form, cleaned):
-        now = self.clock()
+    def record_of(self, environ, form, cleaned, now):
         return Submission(
             id=new_reference(now), received_at=now, form=form.name, values=cleaned.values,
             extras=cleaned.extras, reply_to=cleaned.reply_to, reply_name=cleaned.reply_name,
@@ -168,12 +244,12 @@ class FormMail:
         except (LogUnavailable, OSError) as e:
             log_error(f"could not record mail status {status!r} in {entry.path.name}: {e}")
 
-    def thanks(self, form, submission, lang, json_wanted):
+    def thanks(self, form, reference, lang, json_wanted):
         if json_wanted:
-            return pages.as_json(200, {"ok": True, "id": submission.id})
+            return pages.as_json(200, {"ok": True, "id": reference})
         if form.thanks_url:
             return pages.redirect(form.thanks_url)
-        return pages.html(self.templates, "thanks.html", 200, lang, reference=submission.id)
+        return pages.html(self.templates, "thanks.html", 200, lang, reference=reference)
 
     def refusal(self, error, lang, json_wanted):
         form = None
@@ -183,11 +259,15 @@ class FormMail:
         fields = pages.field_messages(lang, form, errors)
         text = message(lang, error.code, **error.params)
         if json_wanted:
-            return pages.as_json(error.status, {"ok": False, "error": error.code, "message": text,
-                                                "errors": fields})
-        return pages.html(self.templates, "error.html", error.status, lang, message=text,
-                          errors=fields, values=getattr(error, "values", []),
-                          title_key="title_error" if errors else "title_refused")
+            response = pages.as_json(error.status, {"ok": False, "error": error.code, "message": text,
+                                                    "errors": fields})
+        else:
+            response = pages.html(self.templates, "error.html", error.status, lang, message=text,
+                                  errors=fields, values=getattr(error, "values", []),
+                                  title_key="title_error" if errors else "title_refused")
+        if isinstance(error, TooManyRequests):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     def _form_of(self, values):
         name = next((v for n, v in values if n == FORM_FIELD), "")

@@ -23,7 +23,7 @@ DEFAULT_MAX_FIELD_LENGTH = 1_000
 DEFAULT_MAX_TEXT_LENGTH = 10_000
 DEFAULT_MAIL_TIMEOUT = 30
 DEFAULT_RETENTION_DAYS = 180
-MIN_PASSWORD = 12  # the doctor page is on the open web: a short password is guessed
+MIN_PASSWORD = 12  # doctor_password and secret guard things on the open web: short ones are guessed
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,19 @@ class Config:
     max_fields: int = DEFAULT_MAX_FIELDS
     mail_timeout: float = DEFAULT_MAIL_TIMEOUT
     doctor_password: str = field(default="", repr=False)
+    secret: str = field(default="", repr=False)
+    allowed_origins: tuple = ()
+    allow_missing_origin: bool = True
+    honeypot: str = "_website"
+    token: bool = False
+    min_seconds: int = 3
+    max_form_age: int = 2 * 3600
+    max_links: int = None
+    max_nontext_share: float = None
+    max_posts_per_client: int = 10
+    client_window_minutes: int = 10
+    max_posts_per_hour: int = 200
+    duplicate_window_minutes: int = 10
     forms: dict = field(default_factory=dict)
 
     @property
@@ -112,6 +125,9 @@ FORMMAIL_KEYS = {
     "smtp_port", "smtp_user", "smtp_password", "smtp_starttls", "outbox", "log_dir",
     "retention_days", "rotation", "auto_prune", "file_mode", "dir_mode", "language", "timezone", "templates", "max_body_size", "max_fields",
     "max_field_length", "max_text_length", "mail_timeout", "doctor_password",
+    "secret", "allowed_origins", "allow_missing_origin", "honeypot", "token", "min_seconds",
+    "max_form_age", "max_links", "max_nontext_share", "max_posts_per_client",
+    "client_window_minutes", "max_posts_per_hour", "duplicate_window_minutes",
 }
 FORM_KEYS = {
     "recipients", "subject", "fields", "required", "reply_to", "reply_to_name", "multiline",
@@ -239,11 +255,30 @@ class _Reader:
             return default
         return value
 
+    def origins(self, section, key):
+        for origin in parse_list(self.get(section, key)):
+            if not re.match(r"https?://[A-Za-z0-9.-]+(:\d+)?/?\Z", origin):
+                self.error(section, key, f"{origin!r} is not an origin like https://www.example.jp")
+                continue
+            yield origin.rstrip("/")
+
+    def share(self, section, key):
+        raw = self.get(section, key, None)
+        if raw is None:
+            return None
+        try:
+            value = float(raw.rstrip("%")) / (100 if raw.endswith("%") else 1)
+        except ValueError:
+            value = -1
+        if not 0 <= value <= 1:
+            self.error(section, key, f"must be a share such as 0.5 or 50%, not {raw!r}")
+            return None
+        return value
+
     def password(self, section, key):
         value = self.get(section, key)
         if value and len(value) < MIN_PASSWORD:
-            self.error(section, key, f"must be at least {MIN_PASSWORD} characters (or empty to turn "
-                       "the page off)")
+            self.error(section, key, f"must be at least {MIN_PASSWORD} characters (or empty)")
             return ""
         return value
 
@@ -288,6 +323,8 @@ class _Reader:
         smtp_starttls = self.boolean(s, "smtp_starttls", smtp_host not in LOOPBACK_HOSTS)
         outbox = self.path(s, "outbox", "outbox")
         templates = self.path(s, "templates", "templates")
+        raw_honeypot = self.parser.get(s, "honeypot", fallback=None)  # empty turns it off
+        honeypot = "_website" if raw_honeypot is None else raw_honeypot.strip()
         timezone = self.get(s, "timezone")
         if timezone:
             self._check_timezone(s, timezone)
@@ -318,6 +355,19 @@ class _Reader:
             max_fields=self.integer(s, "max_fields", DEFAULT_MAX_FIELDS, 1, 10_000),
             mail_timeout=self.integer(s, "mail_timeout", DEFAULT_MAIL_TIMEOUT, 1, 600),
             doctor_password=self.password(s, "doctor_password"),
+            secret=self.password(s, "secret"),
+            allowed_origins=tuple(self.origins(s, "allowed_origins")),
+            allow_missing_origin=self.boolean(s, "allow_missing_origin", True),
+            honeypot=honeypot,
+            token=self.boolean(s, "token", False),
+            min_seconds=self.integer(s, "min_seconds", 3, 0, 3600),
+            max_form_age=self.integer(s, "max_form_age", 2 * 3600, 60, 30 * 86400),
+            max_links=self.integer(s, "max_links", None, 0, 1000),
+            max_nontext_share=self.share(s, "max_nontext_share"),
+            max_posts_per_client=self.integer(s, "max_posts_per_client", 10, 0, 100_000),
+            client_window_minutes=self.integer(s, "client_window_minutes", 10, 1, 24 * 60),
+            max_posts_per_hour=self.integer(s, "max_posts_per_hour", 200, 0, 1_000_000),
+            duplicate_window_minutes=self.integer(s, "duplicate_window_minutes", 10, 0, 24 * 60),
             forms={},
         )
         defaults = {

@@ -74,6 +74,39 @@ class UnknownForm(RequestError):
     code = "unknown_form"
 
 
+class Forbidden(RequestError):
+    """A post from a site that is not allowed (Origin, else Referer)."""
+
+    status = 403
+    code = "origin_refused"
+
+
+class TooManyRequests(RequestError):
+    """Over a rate limit; `retry_after` seconds until a post is accepted again."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, detail, retry_after):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(detail, minutes=max(1, (self.retry_after + 59) // 60))
+
+
+class FormExpired(RequestError):
+    """The form's time token is missing, forged or too old: reload the page and send again."""
+
+    code = "form_expired"
+
+
+class SpamDetected(FormmailError):
+    """A bot's post: it is answered like a success, and nothing is mailed or logged.
+    `code` names the sign (for the spam log), the message says more."""
+
+    def __init__(self, code, detail=""):
+        self.code = code
+        super().__init__(detail or code)
+
+
 class FieldError:
     """What is wrong with one field: `code` selects the message, `params` fill it in."""
 

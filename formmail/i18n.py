@@ -33,6 +33,9 @@ MESSAGES = {
         "unknown_form": "This form is not set up on the server (unknown _form value).",
         "upload_refused": "{label}: this form does not accept file attachments.",
         "bad_request": "The form could not be read; please send it again.",
+        "origin_refused": "This form can only be sent from its own website.",
+        "too_many_requests": "Too many messages have been sent. Please try again in {minutes} minutes.",
+        "form_expired": "The form has expired. Please reload the page and send it again.",
         "log_unavailable": "Your message could not be saved just now, so it was not sent. "
                            "Please try again in a few minutes.",
         "internal": "Something went wrong on the server. Your message was not sent; "
@@ -68,6 +71,9 @@ MESSAGES = {
         "unknown_form": "このフォームはサーバーに設定されていません（_form の値が不明です）。",
         "upload_refused": "{label}：このフォームではファイルを添付できません。",
         "bad_request": "送信データを読み取れませんでした。もう一度送信してください。",
+        "origin_refused": "このフォームは設置されているサイトからのみ送信できます。",
+        "too_many_requests": "送信が集中しています。{minutes}分ほど時間をおいてから、もう一度お試しください。",
+        "form_expired": "フォームの有効期限が切れました。ページを再読み込みしてから、もう一度送信してください。",
         "log_unavailable": "ただいま受付内容を保存できないため、送信を中止しました。数分後にもう一度お試しください。",
         "internal": "サーバーでエラーが起きました。送信されていません。しばらくしてからもう一度お試しください。",
     },

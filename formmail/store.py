@@ -112,7 +112,7 @@ def encode_row(cells):
 
 ROTATIONS = {"daily": "%Y-%m-%d", "monthly": "%Y-%m", "yearly": "%Y"}
 _LOG_NAME = re.compile(
-    r"(?P<form>[A-Za-z0-9][A-Za-z0-9_-]{0,31})-(?P<year>\d{4})(?:-(?P<month>\d{2}))?"
+    r"(?P<form>_spam|[A-Za-z0-9][A-Za-z0-9_-]{0,31})-(?P<year>\d{4})(?:-(?P<month>\d{2}))?"
     r"(?:-(?P<day>\d{2}))?(?:_part(?P<part>\d{1,4}))?\.csv\Z")
 
 
@@ -162,14 +162,17 @@ def log_files(log_dir):
     return sorted((f for f in found if f), key=lambda f: (f.first_day, f.path.name))
 
 
+SPAM_SIGNATURE = BOM + b"received_at,reason,"
+
+
 def is_formmail_log(path):
-    """True if the file starts as formmail's logs do (BOM, then the fixed columns), or is empty."""
+    """True if the file starts as formmail's logs (or its spam log) do, or is empty."""
     try:
         with open(path, "rb") as f:
             start = f.read(len(LOG_SIGNATURE))
     except OSError:
         return False
-    return start == b"" or start == LOG_SIGNATURE
+    return start == b"" or start == LOG_SIGNATURE or start.startswith(SPAM_SIGNATURE)
 
 
 def iter_records(path, chunk=1 << 20):

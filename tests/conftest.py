@@ -129,18 +129,23 @@ def client(app):
     return Client(app)
 
 
-def log_rows(log_dir):
-    """Every data row of every CSV in `log_dir`, as dicts (BOM and neutralising undone)."""
+def log_rows(log_dir, pattern="[!_]*.csv"):
+    """Every data row of every submission log in `log_dir`, as dicts (BOM and neutralising undone)."""
     import csv
 
     from formmail.store import restore
 
     rows = []
-    for path in sorted(Path(log_dir).glob("*.csv")):
+    for path in sorted(Path(log_dir).glob(pattern)):
         with open(path, encoding="utf-8-sig", newline="") as f:
             for row in csv.DictReader(f):
                 rows.append({k: restore(v) for k, v in row.items()})
     return rows
+
+
+def spam_rows(log_dir):
+    """The rows of the spam log (refused posts)."""
+    return log_rows(log_dir, "_spam-*.csv")
 
 
 @pytest.fixture
