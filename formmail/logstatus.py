@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from formmail.housekeeping import INTERVAL_SECONDS, last_prune
 from formmail.retention import cutoff_for
+from formmail.spamlog import SPAM_FORM
 from formmail.store import is_formmail_log, iter_records, leading_cells, log_files
 
 
@@ -18,11 +19,17 @@ class FormCounts:
 
 
 def summarize(config, log):
-    """Per-form counts, and the names of files in log_dir that look like logs but are not."""
-    forms, foreign = {}, []
+    """Per-form counts, refused posts by reason, and files in log_dir that look like logs but
+    are not."""
+    forms, foreign, refused = {}, [], Counter()
     for log_file in log_files(log.dir):
         if not is_formmail_log(log_file.path):
             foreign.append(log_file.path.name)
+            continue
+        if log_file.form == SPAM_FORM:
+            records = iter_records(log_file.path)
+            next(records, None)
+            refused.update(leading_cells(r, 2)[1].decode("ascii", "replace") for _, r in records)
             continue
         counts = forms.setdefault(log_file.form, FormCounts())
         counts.files += 1
@@ -34,12 +41,12 @@ def summarize(config, log):
             counts.mail[status.strip()] += 1
             if not counts.oldest or received < counts.oldest:
                 counts.oldest = received
-    return forms, foreign
+    return forms, foreign, refused
 
 
 def report(config, log, now):
     """The lines `status` prints."""
-    forms, foreign = summarize(config, log)
+    forms, foreign, refused = summarize(config, log)
     yield f"log folder: {log.dir}"
     if not forms:
         yield "  no submissions recorded"
@@ -50,6 +57,9 @@ def report(config, log, now):
                f"oldest {c.oldest or '-'}")
     for name in foreign:
         yield f"  {name}: not a formmail log (left alone by prune)"
+    if refused:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in refused.most_common())
+        yield f"refused posts (not mailed, not logged): {sum(refused.values())}: {reasons}"
     cutoff = cutoff_for(now, config.retention_days)
     yield f"retention: {config.retention_days} days; entries before {cutoff.isoformat(timespec='seconds')} are due for removal"
     if config.auto_prune:

@@ -8,14 +8,17 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _host_port(url):
+    """(host, port) of a web address; the port is None when it is its scheme's default, so
+    that http:// and https:// pages of one host are the same site (an HTTPS upgrade)."""
     try:
         parts = urlsplit(url)
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+        scheme = parts.scheme.lower()
+        port = parts.port
     except ValueError:
         return None
-    if not parts.hostname or parts.scheme.lower() not in DEFAULT_PORTS:
+    if not parts.hostname or scheme not in DEFAULT_PORTS:
         return None
-    return parts.hostname.lower(), port
+    return parts.hostname.lower(), None if port in (None, DEFAULT_PORTS[scheme]) else port
 
 
 def own_site(environ):

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from formmail.app import log_error
 from formmail.errors import RequestError
+from formmail.spamlog import SPAM_FORM
 from formmail.store import (
     FAILED, MAINTENANCE_LOCK_NAME, PENDING, SENT, Entry, is_formmail_log, iter_records,
     leading_cells, log_files, parse_record, submission_from_row,
@@ -54,7 +55,7 @@ def resend(app, now, wait=60.0):
     log = app.log
     with log.locked(MAINTENANCE_LOCK_NAME, timeout=wait):
         for log_file in log_files(log.dir):
-            if not is_formmail_log(log_file.path):
+            if log_file.form == SPAM_FORM or not is_formmail_log(log_file.path):
                 continue
             form = app.config.forms.get(log_file.form)
             for offset, header, cells in unsent_rows(log_file.path):

@@ -16,6 +16,9 @@ _LINE_BREAK = re.compile(f"[{LINE_BREAKS}]")
 # RFC 2047 encoded-word syntax. Unpatched Pythons (CVE-2024-6923) decode such a word typed
 # into a header value and can write the line break it hides, so a one-line field refuses it.
 ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
+# A line break percent-encoded once more than the form needed: harmless here, but a second
+# decoder elsewhere (a mail client's link, a log viewer) would turn it into a real one.
+ENCODED_LINE_BREAK = re.compile(r"%0[aAdD]|%E2%80%A[89]|%C2%85", re.I)
 MAX_EXTRA_NAME = 64
 
 
@@ -91,6 +94,8 @@ def check_value(name, value, *, multiline, max_length):
         return FieldError(name, "one_line")
     if not multiline and ENCODED_WORD.search(value):
         return FieldError(name, "encoded_word")
+    if not multiline and ENCODED_LINE_BREAK.search(value):
+        return FieldError(name, "one_line")
     if len(value) > max_length:
         return FieldError(name, "too_long", max=max_length)
     return None
