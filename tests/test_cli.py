@@ -104,6 +104,9 @@ def test_serve_demo_answers(tmp_path):
         else:
             raise AssertionError("serve did not start")
         assert 'action="formmail.cgi"' in page and 'name="_form"' in page
+        assert 'name="_website"' in page and 'name="_token"' in page  # honeypot and time token wired
+        token = urllib.request.urlopen(url + "formmail.cgi/token?form=contact", timeout=10).read()
+        assert b'"token"' in token
         data = urlencode({"_form": "contact", "name": "デモ", "email": "d@example.jp",
                           "message": "hello"}).encode()
         reply = urllib.request.urlopen(url + "formmail.cgi", data=data, timeout=10).read().decode()
