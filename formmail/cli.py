@@ -56,6 +56,15 @@ def config_warnings(config):
     from formmail.store import web_root_containing
 
     warnings = []
+    cgi = config.base_dir / "formmail.cgi"
+    if cgi.is_file():
+        head = cgi.read_bytes()[:4096]
+        if b"\r\n" in head:
+            warnings.append(f"{cgi} has Windows (CRLF) line ends, so the server cannot run it: "
+                            "upload it again in binary mode (or convert it to LF)")
+        if not os.access(cgi, os.X_OK):
+            warnings.append(f"{cgi} may not be run: give it permission 755 in your FTP program "
+                            "or file manager")
     root = web_root_containing(config.log_dir)
     if root:
         warnings.append(
@@ -274,6 +283,19 @@ def cmd_spf(args):
     return 0 if result.result == "pass" else 1
 
 
+def cmd_bundle(args):
+    from formmail.bundle import bundle
+
+    try:
+        out = bundle(args.outdir, make_zip=args.zip)
+    except FileExistsError as e:
+        print(f"formmail: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: edit {out / 'config.ini'}, then upload the folder's contents"
+          + (f" (or {out.with_suffix('.zip')})" if args.zip else ""))
+    return 0
+
+
 def demo_config(folder):
     """The embedded demo config, with its files under `folder`."""
     return parse_config(DEMO_CONFIG.read_text(encoding="utf-8"), DEMO_CONFIG, base_dir=folder)
@@ -323,6 +345,7 @@ COMMANDS = {
     "export": (cmd_export, "write one form's entries over a date range as one CSV for Excel"),
     "doctor": (cmd_doctor, "check config, transport, log folder, SPF, DMARC and MX, and say what to fix"),
     "spf": (cmd_spf, "evaluate SPF (RFC 7208) for DOMAIN and IP, as a receiver would"),
+    "bundle": (cmd_bundle, "write a folder ready to upload to a rental server (no pip needed there)"),
 }
 
 
@@ -357,6 +380,9 @@ def build_parser():
         if name == "doctor":
             p.add_argument("--ip", help="this server's sending address (default: discovered as "
                            "well as the host allows)")
+        if name == "bundle":
+            p.add_argument("outdir", help="the folder to write (must be new or empty)")
+            p.add_argument("--zip", action="store_true", help="also write OUTDIR.zip")
         if name == "spf":
             p.add_argument("domain", help="the domain whose SPF record is evaluated")
             p.add_argument("ip", help="the sending server's address")
