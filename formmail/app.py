@@ -7,6 +7,7 @@ from datetime import datetime
 
 from formmail import pages, spamlog
 from formmail.body import drain, read_body
+from formmail.confirm import BACK_SCRIPT, BACK_SCRIPT_HASH, PAYLOAD_FIELD, seal, unseal
 from formmail.dedupe import claim, fingerprint, release
 from formmail.config import load_config
 from formmail.errors import (
@@ -15,7 +16,7 @@ from formmail.errors import (
 )
 from formmail.formdata import charset_of, decode_pairs, parse_body
 from formmail.i18n import choose_language, message
-from formmail.message import check_headers, compose, serialize
+from formmail.message import check_headers, compose, not_in_jis, serialize
 from formmail.origin import check_origin
 from formmail.secret import site_secret
 from formmail.spam import check_content, check_honeypot
@@ -95,11 +96,18 @@ class FormMail:
         now = self.clock()
         self.admit(environ, now)
         form, pairs = self.read_form(environ)
-        try:
-            cleaned = self.screen(form, pairs, now)
-        except SpamDetected as e:
-            self.note_refusal(environ, e.code, form)
-            return self.thanks(form, new_reference(now), lang, json_wanted)  # the bot sees success
+        payload = next((v for n, v in pairs if n == PAYLOAD_FIELD), None) if form.confirm else None
+        if payload is not None:  # the second step: values already screened, signed by us
+            pairs = unseal(self.secret, form.name, payload, now.timestamp(), self.config.max_form_age)
+            cleaned = clean(form, pairs)
+        else:
+            try:
+                cleaned = self.screen(form, pairs, now)
+            except SpamDetected as e:
+                self.note_refusal(environ, e.code, form)
+                return self.thanks(form, new_reference(now), lang, json_wanted)  # the bot sees success
+            if form.confirm:
+                return self.confirm_page(form, pairs, cleaned, now, lang, json_wanted)
         submission = self.record_of(environ, form, cleaned, now)
         msg = self.compose(form, submission)
         fp = fingerprint(form.name, cleaned)
@@ -114,7 +122,21 @@ class FormMail:
                 release(self.log, fp, now.timestamp(), window)
             raise
         self.deliver(msg, entry, submission)
+        if form.autoreply and submission.reply_to:
+            from formmail.autoreply import send_autoreply
+
+            send_autoreply(self, form, submission, now)
         return self.thanks(form, submission.id, lang, json_wanted)
+
+    def confirm_page(self, form, pairs, cleaned, now, lang, json_wanted):
+        """The first step of a form with `confirm = yes`: the values, and a signed payload."""
+        kept = [(n, v) for n, v in pairs if not n.startswith("_")]
+        payload = seal(self.secret, form.name, kept, now.timestamp())
+        if json_wanted:
+            return pages.as_json(200, {"ok": True, "confirm": True, "payload": payload})
+        fields = [(f.label, cleaned.values.get(f.name, "")) for f in form.fields] + list(cleaned.extras)
+        return pages.html(self.templates, "confirm.html", 200, lang, script_hash=BACK_SCRIPT_HASH,
+                          form=form, fields=fields, payload=payload, back_script=BACK_SCRIPT, action="")
 
     @property
     def secret(self):
@@ -220,6 +242,11 @@ class FormMail:
             form.mail_template, submission=submission, form=form,
             fields=[(f.label, submission.values.get(f.name, "")) for f in form.fields])
         msg = compose(self.config, form, submission, body)
+        if form.charset == "iso-2022-jp" and "iso-2022-jp" not in str(msg.get("Content-Type", "")).lower():
+            missing = "".join(not_in_jis([self.config.sender_name, submission.reply_name or "",
+                                         str(msg["Subject"]), body]))
+            log_error(f"submission {submission.id} mailed in UTF-8, not ISO-2022-JP: it holds "
+                      f"characters ISO-2022-JP cannot carry: {missing[:40]}")
         try:
             check_headers(serialize(msg), form.recipients, submission.reply_to)
         except HeaderInjection as e:

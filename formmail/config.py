@@ -51,6 +51,12 @@ class Form:
     mail_template: str = "mail.txt"
     max_field_length: int = DEFAULT_MAX_FIELD_LENGTH
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH
+    confirm: bool = False
+    autoreply: bool = False
+    autoreply_subject: str = "お問い合わせを受け付けました / We have received your message"
+    autoreply_template: str = "autoreply.txt"
+    autoreply_interval_minutes: int = 60
+    charset: str = "utf-8"
 
     def field(self, name):
         for f in self.fields:
@@ -131,8 +137,10 @@ FORMMAIL_KEYS = {
 }
 FORM_KEYS = {
     "recipients", "subject", "fields", "required", "reply_to", "reply_to_name", "multiline",
-    "thanks_url", "mail_template", "max_field_length", "max_text_length",
+    "thanks_url", "mail_template", "max_field_length", "max_text_length", "confirm",
+    "autoreply", "autoreply_subject", "autoreply_template", "autoreply_interval_minutes", "charset",
 }
+MAIL_CHARSETS = ("utf-8", "iso-2022-jp")
 
 
 def load_config(path):
@@ -443,6 +451,9 @@ class _Reader:
             self.error(section, "thanks_url", "must be a full http(s):// address or a path starting with /")
         subject = self.get(section, "subject", f"[{name}] form submission")
         self._check_subject(section, subject, seen)
+        autoreply = self.boolean(section, "autoreply", False)
+        if autoreply and not reply_to:
+            self.error(section, "autoreply", "needs reply_to: the field with the visitor's address")
         return Form(
             name=name,
             recipients=recipients,
@@ -455,6 +466,12 @@ class _Reader:
             mail_template=self.get(section, "mail_template", "mail.txt"),
             max_field_length=max_field,
             max_text_length=max_text,
+            confirm=self.boolean(section, "confirm", False),
+            autoreply=autoreply,
+            autoreply_subject=self.get(section, "autoreply_subject", Form.autoreply_subject),
+            autoreply_template=self.get(section, "autoreply_template", "autoreply.txt"),
+            autoreply_interval_minutes=self.integer(section, "autoreply_interval_minutes", 60, 0, 7 * 24 * 60),
+            charset=self.choice(section, "charset", MAIL_CHARSETS, "utf-8"),
         )
 
     def _check_subject(self, section, subject, names):

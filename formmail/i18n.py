@@ -5,6 +5,11 @@ LANGS = ("ja", "en")
 MESSAGES = {
     "en": {
         "title_thanks": "Thank you",
+        "title_confirm": "Please check your entries",
+        "confirm_intro": "Nothing has been sent yet. If everything is right, press Send.",
+        "confirm_back": "Back",
+        "confirm_send": "Send",
+        "confirm_expired": "The confirmation page has expired or was changed. Please go back and send the form again.",
         "thanks": "Your message has been received.",
         "reference": "Reference number",
         "reference_hint": "Please quote this number if you contact us about your message.",
@@ -43,6 +48,11 @@ MESSAGES = {
     },
     "ja": {
         "title_thanks": "送信完了",
+        "title_confirm": "入力内容の確認",
+        "confirm_intro": "まだ送信されていません。内容をご確認のうえ「送信する」を押してください。",
+        "confirm_back": "戻って修正する",
+        "confirm_send": "送信する",
+        "confirm_expired": "確認画面の有効期限が切れたか、内容が変更されています。前の画面に戻り、もう一度送信してください。",
         "thanks": "お問い合わせを受け付けました。ありがとうございました。",
         "reference": "受付番号",
         "reference_hint": "この件でご連絡いただく際は、受付番号をお知らせください。",

@@ -10,9 +10,6 @@ from email.utils import format_datetime, make_msgid
 from formmail.errors import HeaderInjection
 
 MAX_SUBJECT_CHARS = 200
-# Serialisation for a local MTA or a Maildir file: LF line ends, 78-column folding,
-# and (where the Python has it) the CVE-2024-6923 check of generated headers.
-LF_POLICY = policy.default.clone(linesep="\n")
 # The headers compose() sets; check_headers() refuses a message with any other.
 COMPOSED_HEADERS = (
     "From", "To", "Reply-To", "Subject", "Date", "Message-ID", "MIME-Version",
@@ -55,8 +52,30 @@ def render_subject(source, submission):
     return text
 
 
+JIS = "iso-2022-jp"
+
+
+def not_in_jis(texts):
+    """The characters of `texts` that ISO-2022-JP cannot carry (①, ㈱, emoji, 髙 ...), in order."""
+    missing = []
+    for ch in "".join(texts):
+        if ch not in missing:
+            try:
+                ch.encode("iso2022_jp")
+            except UnicodeEncodeError:
+                missing.append(ch)
+    return missing
+
+
 def compose(config, form, submission, body):
-    """The finished owner mail: on-domain From, visitor in Reply-To, recipients from the config."""
+    """The finished owner mail: on-domain From, visitor in Reply-To, recipients from the config.
+
+    With `charset = iso-2022-jp` the mail is ISO-2022-JP when every character fits, else UTF-8
+    (never "?"): the caller logs that fallback (see not_in_jis)."""
+    subject = render_subject(form.subject, submission)
+    texts = [config.sender_name, submission.reply_name or "", subject, body]
+    if form.charset == JIS and not not_in_jis(texts):
+        return _compose_jis(config, form, submission, subject, body)
     msg = EmailMessage(policy=policy.default)
     try:
         msg["From"] = Address(display_name=config.sender_name, addr_spec=config.sender)
@@ -65,7 +84,6 @@ def compose(config, form, submission, body):
             reply = Address(display_name=submission.reply_name or "", addr_spec=submission.reply_to)
             msg["Reply-To"] = reply
             _same(str(msg["Reply-To"].addresses[0].display_name), reply.display_name, "Reply-To")
-        subject = render_subject(form.subject, submission)
         msg["Subject"] = subject
         _same(str(msg["Subject"]), subject, "Subject")
     except ValueError as e:
@@ -74,10 +92,34 @@ def compose(config, form, submission, body):
     msg["Date"] = format_datetime(submission.received_at)
     msg["Message-ID"] = make_msgid(idstring=submission.id, domain=config.sender_domain)
     msg["X-Formmail-Id"] = submission.id
-    if body.isascii():
-        msg.set_content(body, charset="us-ascii", cte="7bit")
-    else:
-        msg.set_content(body, charset="utf-8", cte="base64")
+    _set_body(msg, body)
+    return msg
+
+
+def _compose_jis(config, form, submission, subject, body):
+    """The same mail in ISO-2022-JP, for old Japanese mail clients. The modern email policy
+    re-encodes every header in UTF-8, so this one is built on the compat32 API with Header, and
+    then re-read to prove each header says what it was given."""
+    from email import message_from_bytes
+    from email.header import Header
+    from email.message import Message
+    from email.utils import formataddr
+
+    msg = Message()
+    msg["From"] = formataddr((config.sender_name, config.sender), charset=JIS)
+    msg["To"] = ", ".join(form.recipients)
+    if submission.reply_to:
+        msg["Reply-To"] = formataddr((submission.reply_name or "", submission.reply_to), charset=JIS)
+    msg["Subject"] = Header(subject, JIS)
+    msg["Date"] = format_datetime(submission.received_at)
+    msg["Message-ID"] = make_msgid(idstring=submission.id, domain=config.sender_domain)
+    msg["X-Formmail-Id"] = submission.id
+    msg["MIME-Version"] = "1.0"
+    msg.set_payload(body, charset=JIS)
+    parsed = message_from_bytes(serialize(msg), policy=policy.default)
+    _same(str(parsed["Subject"]), subject, "Subject")
+    if submission.reply_to:
+        _same(parsed["Reply-To"].addresses[0].display_name, submission.reply_name or "", "Reply-To")
     return msg
 
 
@@ -89,9 +131,10 @@ def _same(held, given, name):
 
 
 def serialize(msg):
-    """The message as LF-terminated bytes for sendmail or a Maildir file."""
+    """The message as LF-terminated bytes for sendmail or a Maildir file, in its own policy
+    (compat32 for ISO-2022-JP mail, whose headers are already encoded)."""
     try:
-        return msg.as_bytes(policy=LF_POLICY)
+        return msg.as_bytes(policy=msg.policy.clone(linesep="\n"))
     except MessageError as e:  # HeaderWriteError, where the Python checks what it writes
         raise HeaderInjection(f"the email package refused to write a header: {e}") from None
 
@@ -99,7 +142,38 @@ def serialize(msg):
 _HEADER_LINE = re.compile(rb"([!-9;-~]+):")
 
 
-def check_headers(data, expected_recipients, expected_reply_to):
+AUTOREPLY_HEADERS = COMPOSED_HEADERS + ("Auto-Submitted",)
+
+
+def compose_autoreply(config, form, submission, body):
+    """The visitor's automatic reply: to the visitor's checked address only, from the on-domain
+    sender, Reply-To the owner, marked Auto-Submitted so that no robot answers it."""
+    msg = EmailMessage(policy=policy.default)
+    try:
+        msg["From"] = Address(display_name=config.sender_name, addr_spec=config.sender)
+        msg["To"] = submission.reply_to
+        msg["Reply-To"] = form.recipients[0]
+        subject = render_subject(form.autoreply_subject, submission)
+        msg["Subject"] = subject
+        _same(str(msg["Subject"]), subject, "Subject")
+    except ValueError as e:
+        raise HeaderInjection(f"a header value was refused: {e}") from None
+    msg["Date"] = format_datetime(submission.received_at)
+    msg["Message-ID"] = make_msgid(idstring=submission.id + ".auto", domain=config.sender_domain)
+    msg["X-Formmail-Id"] = submission.id
+    msg["Auto-Submitted"] = "auto-replied"
+    _set_body(msg, body)
+    return msg
+
+
+def _set_body(msg, body):
+    if body.isascii():
+        msg.set_content(body, charset="us-ascii", cte="7bit")
+    else:
+        msg.set_content(body, charset="utf-8", cte="base64")
+
+
+def check_headers(data, expected_recipients, expected_reply_to, allowed_headers=COMPOSED_HEADERS):
     """Refuse serialized bytes whose header block holds anything compose() did not put there.
 
     This does not trust the standard library's folding (CVE-2024-6923 let encoded words
@@ -116,7 +190,7 @@ def check_headers(data, expected_recipients, expected_reply_to):
         if not m:
             raise HeaderInjection(f"a header line without a name: {line[:60]!r}")
         names.append(m.group(1).decode("ascii"))
-    allowed = {n.lower() for n in COMPOSED_HEADERS}
+    allowed = {n.lower() for n in allowed_headers}
     seen = [n.lower() for n in names]
     extra = [n for n in names if n.lower() not in allowed]
     doubled = {n for n in seen if seen.count(n) > 1}

@@ -86,9 +86,13 @@ def wants_json(accept):
     return best.get("application/json", 0.0) > max(best.get("text/html", 0.0), best.get("*/*", 0.0) / 2)
 
 
-def html(templates, name, status, lang, **context):
+def html(templates, name, status, lang, script_hash=None, **context):
+    """A page from a template; `script_hash` lets exactly one known inline script run."""
     body = templates.render(name, lang=lang, t=MESSAGES[lang], **context)
-    return Response(body, status, SECURITY_HEADERS)
+    headers = dict(SECURITY_HEADERS)
+    if script_hash:
+        headers["Content-Security-Policy"] = f"{CSP}; script-src 'sha256-{script_hash}'"
+    return Response(body, status, headers)
 
 
 def as_json(status, payload):

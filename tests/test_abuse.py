@@ -164,6 +164,6 @@ def test_injection_table(site, field, value, expected, encoding):
         assert "\n" not in str(msg["Subject"]) and len(str(msg["Subject"])) <= 200
     else:
         assert r.status_code == 400, r.get_json()
-        assert [(e["field"], e["code"]) for e in r.get_json()["errors"]] == [(field, expected)]
+        assert [(e["field"], e["code"]) for e in r.get_json()["errors"]] == [(field, expected)], r.get_json()
         assert transport.sent == [] and log_rows(config.log_dir) == []
     assert_nothing_smuggled(transport)

@@ -101,6 +101,14 @@ def test_multipart_part_limit():
 def test_multipart_needs_boundary():
     with pytest.raises(MalformedBody):
         parse_body("multipart/form-data", {}, b"", max_fields=10)
+    with pytest.raises(MalformedBody):
+        parse_body("multipart/form-data", {"boundary": "b" * 201}, b"", max_fields=10)
+
+
+def test_long_boundary_accepted():
+    boundary = "-" * 15 + "WerkzeugFormPart_1796320266.4231093" + "0.71046401013078521"  # 71 characters
+    body = multipart([("name", b"x", None)], boundary=boundary)
+    assert parse_body("multipart/form-data", {"boundary": boundary}, body, max_fields=10).pairs == [(b"name", b"x")]
 
 
 def test_other_media_types_refused():

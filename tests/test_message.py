@@ -157,3 +157,49 @@ def test_reference_format():
     assert ref.startswith("20261203-") and len(ref) == 15
     assert not set(ref[9:]) & set("ILOU")
     assert len({new_reference(WHEN) for _ in range(200)}) == 200
+
+
+def jis_config(config):
+    from dataclasses import replace
+
+    form = replace(config.form("contact"), charset="iso-2022-jp")
+    return form
+
+
+def test_iso_2022_jp_mail(config):
+    form = jis_config(config)
+    sub = submission()
+    body = "お問い合わせ本文です。\n二行目。\n"
+    raw = serialize(compose(config, form, sub, body))
+    head, _, payload = raw.partition(b"\n\n")
+    assert head.isascii() and payload.isascii()       # 7-bit all through
+    assert b"=?iso-2022-jp?b?" in head.lower() and b'charset="iso-2022-jp"' in head.lower()
+    assert b"\x1b$B" in payload                        # JIS X 0208 escape sequence
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert str(parsed["Subject"]) == "お問い合わせ: 山田 太郎 様"
+    assert parsed["From"].addresses[0].display_name == "テスト株式会社 Web Form"
+    assert parsed["Reply-To"].addresses[0].display_name == "山田 太郎"
+    assert parsed.get_content() == body
+    check_headers(raw, ("owner@formmail.test",), "taro@example.jp")
+
+
+@pytest.mark.parametrize("text", ["①②", "㈱山田", "寿司🍣", "髙橋"])
+def test_iso_2022_jp_falls_back_to_utf8_never_question_marks(config, text):
+    from formmail.message import not_in_jis
+
+    form = jis_config(config)
+    sub = submission(values={"name": text, "email": "taro@example.jp", "phone": "", "message": text},
+                     reply_name=text)
+    raw = serialize(compose(config, form, sub, f"本文 {text}\n"))
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed.get_content_charset() == "utf-8" and b"?" not in raw.partition(b"\n\n")[2]
+    assert text in parsed.get_content() and text in str(parsed["Subject"])
+    assert not_in_jis([text])
+
+
+def test_iso_2022_jp_keeps_header_checks(config):
+    form = jis_config(config)
+    sub = submission(reply_name='"x" <evil@evil.test>, Bcc: v@evil.test')
+    raw = serialize(compose(config, form, sub, "本文\n"))
+    check_headers(raw, ("owner@formmail.test",), "taro@example.jp")
+    assert message_from_bytes(raw, policy=policy.default)["Bcc"] is None

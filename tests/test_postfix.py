@@ -96,3 +96,21 @@ def test_send_test_command(postfix, tmp_path):
             return
         time.sleep(0.1)
     raise AssertionError("the send-test mail did not arrive")
+
+
+@pytest.mark.parametrize("message, charset", [
+    ("ISO-2022-JP の往復テスト\n二行目：全角ＡＢＣ、カタカナ、〒100-0001", "iso-2022-jp"),
+    ("ISO-2022-JP に入らない文字 ①㈱🍣ｶﾀｶﾅ は UTF-8 で送る", "utf-8"),
+])
+def test_iso_2022_jp_round_trip(postfix, tmp_path, message, charset):
+    path = configure(tmp_path, "sendmail")
+    path.write_text(path.read_text() + "charset = iso-2022-jp\n")
+    status, _, _, err = run_cgi(path, urlencode({**GOOD, "message": message}).encode())
+    assert status == 200, err
+    row, = log_rows(tmp_path / "data")
+    msg = delivered(row["id"])
+    body = msg.get_body(("plain",))
+    assert body.get_content_charset() == charset
+    assert message in body.get_content() and str(msg["Subject"]) == "お問い合わせ: 山田 太郎 様"
+    if charset == "utf-8":
+        assert "mailed in UTF-8, not ISO-2022-JP" in err and "①" in err
