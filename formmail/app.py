@@ -284,13 +284,16 @@ class FormMail:
         if errors:
             form = self._form_of(error.values)
         fields = pages.field_messages(lang, form, errors)
+        values = getattr(error, "values", [])
+        if form:  # show the visitor the labels of the form, not the HTML field names
+            values = [((form.field(n).label if form.field(n) else n), v) for n, v in values]
         text = message(lang, error.code, **error.params)
         if json_wanted:
             response = pages.as_json(error.status, {"ok": False, "error": error.code, "message": text,
                                                     "errors": fields})
         else:
             response = pages.html(self.templates, "error.html", error.status, lang, message=text,
-                                  errors=fields, values=getattr(error, "values", []),
+                                  errors=fields, values=values,
                                   title_key="title_error" if errors else "title_refused")
         if isinstance(error, TooManyRequests):
             response.headers["Retry-After"] = str(error.retry_after)

@@ -63,6 +63,7 @@ def test_validation_error_page_names_fields_in_visitor_language(client, transpor
     assert r.status_code == 400
     assert "お名前：入力してください。" in text and "メールアドレス：メールアドレスを1件" in text
     assert "残してほしい本文" in text  # the visitor's input stays in view
+    assert "<dt>お問い合わせ内容</dt>" in text  # under its label
     assert transport.sent == [] and log_rows(config.log_dir) == []
 
 

@@ -29,16 +29,18 @@ def postfix():
     require_service(postfix_running(), "Postfix is not running (run tests/services/postfix.sh as root)")
 
 
-def delivered(reference, timeout=20):
-    """The delivered message holding `reference`, parsed; waits for Postfix to deliver it."""
+def delivered(reference, timeout=20, to="owner@formmail.test"):
+    """The message holding `reference` delivered to `to`, parsed; waits for Postfix."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for path in (MAILBOX / "new").glob("*") if (MAILBOX / "new").is_dir() else ():
             data = path.read_bytes()
             if reference.encode() in data:
-                return message_from_bytes(data, policy=policy.default)
+                msg = message_from_bytes(data, policy=policy.default)
+                if msg["Delivered-To"] == to:
+                    return msg
         time.sleep(0.1)
-    raise AssertionError(f"no mail with {reference} arrived in {MAILBOX} within {timeout} s")
+    raise AssertionError(f"no mail with {reference} for {to} arrived in {MAILBOX} within {timeout} s")
 
 
 def configure(tmp_path, transport):
