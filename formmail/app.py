@@ -6,6 +6,7 @@ import traceback
 from datetime import datetime
 
 from formmail import pages, spamlog
+from formmail.attachments import check_uploads, describe
 from formmail.body import drain, read_body
 from formmail.confirm import BACK_SCRIPT, BACK_SCRIPT_HASH, PAYLOAD_FIELD, seal, unseal
 from formmail.dedupe import claim, fingerprint, release
@@ -95,7 +96,7 @@ class FormMail:
         check_origin(environ, self.config.allowed_origins, self.config.allow_missing_origin)
         now = self.clock()
         self.admit(environ, now)
-        form, pairs = self.read_form(environ)
+        form, pairs, uploads = self.read_form(environ)
         payload = next((v for n, v in pairs if n == PAYLOAD_FIELD), None) if form.confirm else None
         if payload is not None:  # the second step: values already screened, signed by us
             pairs = unseal(self.secret, form.name, payload, now.timestamp(), self.config.max_form_age)
@@ -108,8 +109,12 @@ class FormMail:
                 return self.thanks(form, new_reference(now), lang, json_wanted)  # the bot sees success
             if form.confirm:
                 return self.confirm_page(form, pairs, cleaned, now, lang, json_wanted)
+        if uploads:  # the log keeps each file's name, size and hash; the mail carries the file
+            from dataclasses import replace
+
+            cleaned = replace(cleaned, extras=cleaned.extras + tuple(describe(uploads)))
         submission = self.record_of(environ, form, cleaned, now)
-        msg = self.compose(form, submission)
+        msg = self.compose(form, submission, uploads)
         fp = fingerprint(form.name, cleaned)
         window = self.config.duplicate_window_minutes * 60
         earlier = claim(self.log, fp, submission.id, now.timestamp(), window) if window else None
@@ -224,10 +229,10 @@ class FormMail:
         form = self.config.form(name.strip())
         if form is None:
             raise UnknownForm(f"unknown form {name[:40]!r}")
-        if raw.files:
-            raise ValidationFailed([FieldError(f, "upload_refused") for f in raw.files],
-                                   [(n, v) for n, v in pairs if not n.startswith("_")])
-        return form, pairs
+        accepted, errors = check_uploads(form, raw.files)
+        if errors:
+            raise ValidationFailed(errors, [(n, v) for n, v in pairs if not n.startswith("_")])
+        return form, pairs, accepted
 
     def record_of(self, environ, form, cleaned, now):
         return Submission(
@@ -236,13 +241,16 @@ class FormMail:
             remote_addr=environ.get("REMOTE_ADDR", "")[:64],
         )
 
-    def compose(self, form, submission):
+    def compose(self, form, submission, uploads=()):
         """The owner's mail, refused (400, nothing stored) if its headers fail the final check."""
         body = self.templates.render(
             form.mail_template, submission=submission, form=form,
             fields=[(f.label, submission.values.get(f.name, "")) for f in form.fields])
-        msg = compose(self.config, form, submission, body)
-        if form.charset == "iso-2022-jp" and "iso-2022-jp" not in str(msg.get("Content-Type", "")).lower():
+        msg = compose(self.config, form, submission, body, allow_jis=not uploads)
+        for _, name, media, data in uploads:
+            maintype, _, subtype = media.partition("/")
+            msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+        if form.charset == "iso-2022-jp" and not uploads and "iso-2022-jp" not in str(msg.get("Content-Type", "")).lower():
             missing = "".join(not_in_jis([self.config.sender_name, submission.reply_name or "",
                                          str(msg["Subject"]), body]))
             log_error(f"submission {submission.id} mailed in UTF-8, not ISO-2022-JP: it holds "

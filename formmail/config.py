@@ -57,6 +57,9 @@ class Form:
     autoreply_template: str = "autoreply.txt"
     autoreply_interval_minutes: int = 60
     charset: str = "utf-8"
+    attachments: tuple = ()
+    attachment_types: tuple = ("pdf", "jpg", "jpeg", "png")
+    max_attachment_size: int = 2_000_000
 
     def field(self, name):
         for f in self.fields:
@@ -139,6 +142,7 @@ FORM_KEYS = {
     "recipients", "subject", "fields", "required", "reply_to", "reply_to_name", "multiline",
     "thanks_url", "mail_template", "max_field_length", "max_text_length", "confirm",
     "autoreply", "autoreply_subject", "autoreply_template", "autoreply_interval_minutes", "charset",
+    "attachments", "attachment_types", "max_attachment_size",
 }
 MAIL_CHARSETS = ("utf-8", "iso-2022-jp")
 
@@ -452,6 +456,9 @@ class _Reader:
         subject = self.get(section, "subject", f"[{name}] form submission")
         self._check_subject(section, subject, seen)
         autoreply = self.boolean(section, "autoreply", False)
+        if parse_list(self.get(section, "attachments")) and self.boolean(section, "confirm", False):
+            self.error(section, "attachments", "cannot be combined with confirm = yes: the file would "
+                       "have to be stored on the server between the two steps")
         if autoreply and not reply_to:
             self.error(section, "autoreply", "needs reply_to: the field with the visitor's address")
         return Form(
@@ -472,6 +479,10 @@ class _Reader:
             autoreply_template=self.get(section, "autoreply_template", "autoreply.txt"),
             autoreply_interval_minutes=self.integer(section, "autoreply_interval_minutes", 60, 0, 7 * 24 * 60),
             charset=self.choice(section, "charset", MAIL_CHARSETS, "utf-8"),
+            attachments=tuple(parse_list(self.get(section, "attachments"))),
+            attachment_types=tuple(t.lower().lstrip(".") for t in parse_list(
+                self.get(section, "attachment_types", "pdf, jpg, jpeg, png"))),
+            max_attachment_size=self.integer(section, "max_attachment_size", 2_000_000, 1, 100_000_000),
         )
 
     def _check_subject(self, section, subject, names):

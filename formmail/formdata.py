@@ -23,8 +23,17 @@ CHARSET_FIELD = "_charset_"
 MAX_BOUNDARY = 200
 
 
+class Upload:
+    """One file part of a multipart body: its field, the browser's file name and the bytes."""
+
+    __slots__ = ("field", "filename", "data")
+
+    def __init__(self, field, filename, data):
+        self.field, self.filename, self.data = field, filename, data
+
+
 class RawForm:
-    """Undecoded form pairs, plus the files a multipart body carried (names only)."""
+    """Undecoded form pairs, plus the files a multipart body carried (empty file inputs dropped)."""
 
     def __init__(self, pairs, files=()):
         self.pairs = pairs
@@ -68,7 +77,7 @@ def parse_multipart(body, boundary, *, max_fields):
 
     decoder = MultipartDecoder(boundary, max_form_memory_size=len(body) + 1, max_parts=max_fields)
     pairs, files = [], []
-    current, chunks = None, []
+    current, chunks, upload = None, [], None
     try:
         decoder.receive_data(body)
         decoder.receive_data(None)
@@ -77,12 +86,18 @@ def parse_multipart(body, boundary, *, max_fields):
             if isinstance(event, (Epilogue, NeedData)):
                 break
             if isinstance(event, File):
-                current, chunks = None, []
-                files.append(event.name)
+                current, chunks, upload = None, [], Upload(event.name or "", event.filename or "", b"")
             elif isinstance(event, Field):
                 if event.name is None:
                     raise MalformedBody("a multipart part has no field name")
-                current, chunks = event.name, []
+                current, chunks, upload = event.name, [], None
+            elif isinstance(event, Data) and upload is not None:
+                chunks.append(event.data)
+                if not event.more_data:
+                    upload.data = b"".join(chunks)
+                    if upload.filename or upload.data:  # an empty file input sends an empty part
+                        files.append(upload)
+                    upload, chunks = None, []
             elif isinstance(event, Data) and current is not None:
                 chunks.append(event.data)
                 if not event.more_data:

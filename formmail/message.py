@@ -67,14 +67,15 @@ def not_in_jis(texts):
     return missing
 
 
-def compose(config, form, submission, body):
+def compose(config, form, submission, body, allow_jis=True):
     """The finished owner mail: on-domain From, visitor in Reply-To, recipients from the config.
 
     With `charset = iso-2022-jp` the mail is ISO-2022-JP when every character fits, else UTF-8
-    (never "?"): the caller logs that fallback (see not_in_jis)."""
+    (never "?"): the caller logs that fallback (see not_in_jis). A mail that will carry
+    attachments (allow_jis=False) is UTF-8: the attachment API is the modern one."""
     subject = render_subject(form.subject, submission)
     texts = [config.sender_name, submission.reply_name or "", subject, body]
-    if form.charset == JIS and not not_in_jis(texts):
+    if form.charset == JIS and allow_jis and not not_in_jis(texts):
         return _compose_jis(config, form, submission, subject, body)
     msg = EmailMessage(policy=policy.default)
     try:

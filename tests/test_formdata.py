@@ -76,10 +76,12 @@ def test_multipart_fields_in_order():
     assert raw.files == []
 
 
-def test_multipart_file_parts_are_noted_not_kept():
-    body = multipart([("name", b"x", None), ("cv", b"%PDF-1.4 ...", "cv.pdf")])
+def test_multipart_file_parts_are_kept_apart_from_fields():
+    body = multipart([("name", b"x", None), ("cv", b"%PDF-1.4 ...", "cv.pdf"), ("empty", b"", " ")])
     raw = parse_multipart(body, b"XyZ123", max_fields=10)
-    assert raw.pairs == [(b"name", b"x")] and raw.files == ["cv"]
+    assert raw.pairs == [(b"name", b"x")]
+    assert [(u.field, u.filename, u.data) for u in raw.files] == [("cv", "cv.pdf", b"%PDF-1.4 ..."),
+                                                                   ("empty", " ", b"")]
 
 
 @pytest.mark.parametrize("body", [
