@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 
 from conftest import log_rows, require_service
+from formmail.config import load_config
 from test_postfix import delivered, postfix_running
 
 WEBROOT = Path(os.environ.get("FORMMAIL_TEST_WEBROOT", "/var/www/formmail-test"))
@@ -47,6 +48,7 @@ def site():
         assert old in config
         config = config.replace(old, new)
     (folder / "config.ini").write_text(config, encoding="utf-8")
+    load_config(folder / "config.ini")  # a broken edit fails here, not as a time-out later
     subprocess.run(["chown", "-R", "www-data:www-data", str(folder)], check=True)
     yield name, folder
     shutil.rmtree(folder, ignore_errors=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import log_rows, require_service
+from formmail.config import load_config
 from test_apache import BASE, WEBROOT, apache_running
 from test_postfix import delivered, postfix_running
 
@@ -30,12 +31,14 @@ def site():
     folder = bundle(WEBROOT / name)
     config = (folder / "config.ini").read_text(encoding="utf-8")
     for old, new in (("sender = form@example.com", "sender = form@formmail.test"),
-                     ("recipients = info@example.com", "recipients = owner@formmail.test\nconfirm = yes\nautoreply = yes"),
+                     ("recipients = info@example.com", "recipients = owner@formmail.test"),
+                     ("confirm = no", "confirm = yes"), ("autoreply = no", "autoreply = yes"),
                      ("timezone =", "timezone = Asia/Tokyo"), ("token = no", "token = yes"),
                      ("min_seconds = 3", "min_seconds = 1")):
         assert old in config, old
         config = config.replace(old, new, 1)
     (folder / "config.ini").write_text(config, encoding="utf-8")
+    load_config(folder / "config.ini")  # a broken edit fails here, not as a time-out later
     subprocess.run(["chown", "-R", "www-data:www-data", str(folder)], check=True)
     yield name, folder
     shutil.rmtree(folder, ignore_errors=True)

@@ -19,10 +19,10 @@ from logdata import add_rows, at
 def cron(config_path, *args, faketime=None, when=None):
     """Run formmail.cgi as a cron job would: no CGI variables, the config beside it or named."""
     env = {"PATH": f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", "FORMMAIL_CONFIG": str(config_path),
-           "TZ": "UTC"}
+           "TZ": "UTC", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
     argv = [str(CGI), *args]
-    if faketime:
-        argv = [faketime, "-f", f"@{when}", *argv]
+    if faketime:  # the wall clock stands still at `when`, however slowly the process starts
+        argv = [faketime, "-f", when, *argv]
     return subprocess.run(argv, env=env, capture_output=True, timeout=120)
 
 
