@@ -12,7 +12,7 @@ from formmail.confirm import BACK_SCRIPT, BACK_SCRIPT_HASH, PAYLOAD_FIELD, seal,
 from formmail.dedupe import claim, fingerprint, release
 from formmail.config import load_config
 from formmail.errors import (
-    ConfigInvalid, FieldError, HeaderInjection, LogUnavailable, MailError, MethodNotAllowed,
+    ConfigInvalid, HeaderInjection, LogUnavailable, MailError, MethodNotAllowed,
     RequestError, SpamDetected, TooManyRequests, UnknownForm, ValidationFailed,
 )
 from formmail.formdata import charset_of, decode_pairs, parse_body

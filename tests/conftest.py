@@ -163,3 +163,14 @@ def small_disk(tmp_path):
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture(scope="module")
+def host_dns():
+    """A real DNS server on 127.0.0.1 serving the zones modelled on shared hosts."""
+    from dnsserver import DNSServer
+    from hostzones import ZONES
+
+    server = DNSServer(ZONES)
+    yield server
+    server.close()

@@ -31,27 +31,32 @@ def apache_running():
     return True
 
 
-@pytest.fixture(scope="module")
-def site():
-    """A fresh bundle, configured for the test domain, uploaded (copied) into the web root."""
+def upload(prefix, edits):
+    """A fresh bundle uploaded (copied) into the web root with `edits` made to its config.ini
+    (each (old, new) must be found), owned by www-data as after an FTP upload; yields
+    (folder name, path) and removes it afterwards."""
     require_service(apache_running(), f"Apache is not serving {BASE} (run tests/services/apache.sh as root)")
     require_service(postfix_running(), "Postfix is not running (run tests/services/postfix.sh as root)")
     from formmail.bundle import bundle
 
-    name = f"contact-{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
     folder = bundle(WEBROOT / name)
     config = (folder / "config.ini").read_text(encoding="utf-8")
     for old, new in (("sender = form@example.com", "sender = form@formmail.test"),
                      ("recipients = info@example.com", "recipients = owner@formmail.test"),
-                     ("timezone =", "timezone = Asia/Tokyo"),
-                     ("sender_name = Example Web Form", "sender_name = テスト商店 お問い合わせ")):
-        assert old in config
-        config = config.replace(old, new)
+                     ("timezone =", "timezone = Asia/Tokyo"), *edits):
+        assert old in config, old
+        config = config.replace(old, new, 1)
     (folder / "config.ini").write_text(config, encoding="utf-8")
     load_config(folder / "config.ini")  # a broken edit fails here, not as a time-out later
     subprocess.run(["chown", "-R", "www-data:www-data", str(folder)], check=True)
     yield name, folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def site():
+    yield from upload("contact", [("sender_name = Example Web Form", "sender_name = テスト商店 お問い合わせ")])
 
 
 def request(path, data=None, headers=None):

@@ -4,18 +4,14 @@ the test reads the delivered mails from Postfix and the CSV row. Screenshots are
 artefacts in $FORMMAIL_ARTIFACTS (default tests/artifacts)."""
 
 import os
-import shutil
-import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 
 from conftest import log_rows, require_service
-from formmail.config import load_config
-from test_apache import BASE, WEBROOT, apache_running
-from test_postfix import delivered, postfix_running
+from test_apache import BASE, upload
+from test_postfix import delivered
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 ARTIFACTS = Path(os.environ.get("FORMMAIL_ARTIFACTS", Path(__file__).parent / "artifacts"))
@@ -23,25 +19,8 @@ ARTIFACTS = Path(os.environ.get("FORMMAIL_ARTIFACTS", Path(__file__).parent / "a
 
 @pytest.fixture(scope="module")
 def site():
-    require_service(apache_running(), f"Apache is not serving {BASE} (run tests/services/apache.sh)")
-    require_service(postfix_running(), "Postfix is not running (run tests/services/postfix.sh)")
-    from formmail.bundle import bundle
-
-    name = f"browser-{uuid.uuid4().hex[:8]}"
-    folder = bundle(WEBROOT / name)
-    config = (folder / "config.ini").read_text(encoding="utf-8")
-    for old, new in (("sender = form@example.com", "sender = form@formmail.test"),
-                     ("recipients = info@example.com", "recipients = owner@formmail.test"),
-                     ("confirm = no", "confirm = yes"), ("autoreply = no", "autoreply = yes"),
-                     ("timezone =", "timezone = Asia/Tokyo"), ("token = no", "token = yes"),
-                     ("min_seconds = 3", "min_seconds = 1")):
-        assert old in config, old
-        config = config.replace(old, new, 1)
-    (folder / "config.ini").write_text(config, encoding="utf-8")
-    load_config(folder / "config.ini")  # a broken edit fails here, not as a time-out later
-    subprocess.run(["chown", "-R", "www-data:www-data", str(folder)], check=True)
-    yield name, folder
-    shutil.rmtree(folder, ignore_errors=True)
+    yield from upload("browser", [("confirm = no", "confirm = yes"), ("autoreply = no", "autoreply = yes"),
+                                  ("token = no", "token = yes"), ("min_seconds = 3", "min_seconds = 1")])
 
 
 @pytest.fixture(scope="module")

@@ -8,19 +8,16 @@ import sys
 import pytest
 
 from conftest import write_config
-from dnsserver import DNSServer
 from formmail.config import load_config
 from formmail.doctor import FAIL, OK, WARN, exit_status, new_record, render, run_checks
-from hostzones import RELAY_IP, SERVER_IP, STRANGER_IP, ZONES
+from hostzones import RELAY_IP, SERVER_IP, STRANGER_IP
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module")
-def server():
-    s = DNSServer(ZONES)
-    yield s
-    s.close()
+def server(host_dns):
+    return host_dns
 
 
 @pytest.fixture

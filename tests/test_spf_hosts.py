@@ -2,17 +2,14 @@
 
 import pytest
 
-from dnsserver import DNSServer
 from formmail.dmarc import find_policy, organisational_domain, spf_aligned
 from formmail.spf import DNS, check_host
-from hostzones import RELAY_IP, SERVER_IP, STRANGER_IP, ZONES
+from hostzones import RELAY_IP, SERVER_IP, STRANGER_IP
 
 
 @pytest.fixture(scope="module")
-def server():
-    s = DNSServer(ZONES)
-    yield s
-    s.close()
+def server(host_dns):
+    return host_dns
 
 
 @pytest.fixture
