@@ -5,7 +5,7 @@ import hmac
 
 from formmail.errors import FormmailError
 from formmail.message import AUTOREPLY_HEADERS, check_headers, compose_autoreply, serialize
-from formmail.ratelimit import write_state
+from formmail import statefile
 
 STATE_NAME = ".autoreply"
 LOCK_NAME = ".autoreply.lock"
@@ -21,22 +21,11 @@ def claim(log, secret, address, now, interval):
     path = log.dir / STATE_NAME
     key = _key(secret, address)
     with log.locked(LOCK_NAME):
-        entries = {}
-        try:
-            with open(path, encoding="ascii", errors="replace") as f:
-                for line in f:
-                    stamp, _, k = line.strip().partition(" ")
-                    try:
-                        if float(stamp) > now - interval:
-                            entries[k] = float(stamp)
-                    except ValueError:
-                        continue
-        except FileNotFoundError:
-            pass
+        entries = {f[0]: t for t, f in statefile.read(path, now - interval) if f}
         if key in entries:
             return False
         entries[key] = now
-        write_state(log, path, "".join(f"{t:.3f} {k}\n" for k, t in entries.items()))
+        statefile.write(log, path, [(t, [k]) for k, t in entries.items()])
     return True
 
 

@@ -3,7 +3,7 @@
 import hashlib
 import json
 
-from formmail.ratelimit import write_state
+from formmail import statefile
 
 STATE_NAME = ".recent"
 LOCK_NAME = ".recent.lock"
@@ -17,24 +17,12 @@ def fingerprint(form_name, cleaned):
 
 
 def _entries(path, now, window):
-    entries = {}
-    try:
-        with open(path, encoding="ascii", errors="replace") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) == 3:
-                    try:
-                        if float(parts[0]) > now - window:
-                            entries[parts[1]] = (float(parts[0]), parts[2])
-                    except ValueError:
-                        continue
-    except FileNotFoundError:
-        pass
-    return entries
+    """{fingerprint: (time, reference)} of the claims younger than `window`."""
+    return {f[0]: (t, f[1]) for t, f in statefile.read(path, now - window) if len(f) == 2}
 
 
 def _write(log, path, entries):
-    write_state(log, path, "".join(f"{t:.3f} {fp} {ref}\n" for fp, (t, ref) in entries.items()))
+    statefile.write(log, path, [(t, [fp, ref]) for fp, (t, ref) in entries.items()])
 
 
 def claim(log, fp, reference, now, window):

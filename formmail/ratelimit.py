@@ -3,9 +3,9 @@
 import hashlib
 import hmac
 import ipaddress
-import os
 
-from formmail.errors import LogUnavailable, TooManyRequests
+from formmail import statefile
+from formmail.errors import TooManyRequests
 
 STATE_NAME = ".ratelimit"
 LOCK_NAME = ".ratelimit.lock"
@@ -24,21 +24,6 @@ def client_key(secret, address):
     return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
 
 
-def _read(path):
-    entries = []
-    try:
-        with open(path, encoding="ascii", errors="replace") as f:
-            for line in f:
-                stamp, _, key = line.strip().partition(" ")
-                try:
-                    entries.append((float(stamp), key))
-                except ValueError:
-                    continue  # a torn line from a crash: ignore it
-    except FileNotFoundError:
-        pass
-    return entries
-
-
 def admit(log, key, now, per_client, window, per_hour):
     """Record one post from `key` at `now` (seconds), or raise TooManyRequests recording nothing.
 
@@ -46,8 +31,7 @@ def admit(log, key, now, per_client, window, per_hour):
     """
     path = log.dir / STATE_NAME
     with log.locked(LOCK_NAME):
-        horizon = now - max(window, HOUR)
-        entries = [(t, k) for t, k in _read(path) if t > horizon]
+        entries = [(t, f[0]) for t, f in statefile.read(path, now - max(window, HOUR)) if f]
         mine = sorted(t for t, k in entries if k == key and t > now - window)
         if per_client and len(mine) >= per_client:
             raise TooManyRequests(f"{len(mine)} posts from this client in {window} s",
@@ -57,24 +41,4 @@ def admit(log, key, now, per_client, window, per_hour):
             raise TooManyRequests(f"{len(last_hour)} posts in the last hour",
                                   last_hour[-per_hour] + HOUR - now)
         entries.append((now, key))
-        write_state(log, path, "".join(f"{t:.3f} {k}\n" for t, k in entries))
-
-
-def write_state(log, path, text):
-    """Replace a small state file whole (temp file, then rename); LogUnavailable if it cannot be."""
-    temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, log.file_mode)
-        try:
-            data = text.encode("ascii")
-            if os.write(fd, data) != len(data):
-                raise OSError("short write")
-        finally:
-            os.close(fd)
-        os.rename(temp, path)
-    except OSError as e:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise LogUnavailable(f"cannot write {path}: {e}") from None
+        statefile.write(log, path, [(t, [k]) for t, k in entries])
