@@ -204,6 +204,7 @@ class FormMail:
             return pages.html(self.templates, "doctor.html", 200, lang, checks=None, wrong=False)
         if method != "POST":
             raise MethodNotAllowed()
+        self.admit(environ, self.clock())  # password guesses count against the same limits
         body = read_body(environ, self.config.max_body_size)
         media, params = _media_type(environ.get("CONTENT_TYPE", ""))
         raw = parse_body(media, params, body, max_fields=10)

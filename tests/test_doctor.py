@@ -198,3 +198,17 @@ def test_short_doctor_password_refused(tmp_path):
 
     with pytest.raises(ConfigInvalid, match=r"\[formmail\] doctor_password: must be at least 12"):
         load_config(write_config(tmp_path, formmail={"doctor_password": "hunter2"}))
+
+
+def test_password_guessing_is_rate_limited(tmp_path, sendmail):
+    from werkzeug.test import Client
+
+    from conftest import RecordingTransport
+    from formmail.app import FormMail
+
+    path = write_config(tmp_path, formmail={"sendmail_path": str(sendmail), "transport": "sendmail",
+                                            "doctor_password": "a long enough secret",
+                                            "max_posts_per_client": "3"})
+    client = Client(FormMail(load_config(path), transport=RecordingTransport()))
+    statuses = [client.post("/doctor", data={"password": f"guess {i}"}).status_code for i in range(5)]
+    assert statuses == [403, 403, 403, 429, 429]
