@@ -109,6 +109,11 @@ class FormMail:
                 return self.thanks(form, new_reference(now), lang, json_wanted)  # the bot sees success
             if form.confirm:
                 return self.confirm_page(form, pairs, cleaned, now, lang, json_wanted)
+        reference = self.accept(environ, form, cleaned, uploads, now)
+        return self.thanks(form, reference, lang, json_wanted)
+
+    def accept(self, environ, form, cleaned, uploads, now):
+        """A valid post: composed, recorded, mailed (once, whatever the clicks); its reference."""
         if uploads:  # the log keeps each file's name, size and hash; the mail carries the file
             from dataclasses import replace
 
@@ -119,7 +124,7 @@ class FormMail:
         window = self.config.duplicate_window_minutes * 60
         earlier = claim(self.log, fp, submission.id, now.timestamp(), window) if window else None
         if earlier:
-            return self.thanks(form, earlier, lang, json_wanted)  # a double click: already sent
+            return earlier  # a double click: already recorded and sent
         try:
             entry = self.log.append(form, submission)
         except LogUnavailable:
@@ -131,7 +136,7 @@ class FormMail:
             from formmail.autoreply import send_autoreply
 
             send_autoreply(self, form, submission, now)
-        return self.thanks(form, submission.id, lang, json_wanted)
+        return submission.id
 
     def confirm_page(self, form, pairs, cleaned, now, lang, json_wanted):
         """The first step of a form with `confirm = yes`: the values, and a signed payload."""
@@ -141,7 +146,7 @@ class FormMail:
             return pages.as_json(200, {"ok": True, "confirm": True, "payload": payload})
         fields = [(f.label, cleaned.values.get(f.name, "")) for f in form.fields] + list(cleaned.extras)
         return pages.html(self.templates, "confirm.html", 200, lang, script_hash=BACK_SCRIPT_HASH,
-                          form=form, fields=fields, payload=payload, back_script=BACK_SCRIPT, action="")
+                          form=form, fields=fields, payload=payload, back_script=BACK_SCRIPT)
 
     @property
     def secret(self):
