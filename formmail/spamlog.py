@@ -3,13 +3,9 @@
 It lives beside the submission log as `_spam-YYYY-MM.csv` and is pruned with it.
 """
 
-import os
-
-from formmail.store import BOM, SPAM_SIGNATURE, encode_row, file_name, fsync_dir
+from formmail.store import SPAM_HEADER, encode_row, file_name
 
 SPAM_FORM = "_spam"
-HEADER = ("received_at", "reason", "form", "client_address", "user_agent")
-assert SPAM_SIGNATURE == BOM + ",".join(HEADER[:2]).encode() + b","
 
 
 def record(log, when, reason, form, address, user_agent):
@@ -18,15 +14,7 @@ def record(log, when, reason, form, address, user_agent):
         row = encode_row([when.isoformat(timespec="seconds"), reason, form or "",
                           (address or "")[:64], (user_agent or "")[:200]])
         with log.locked():
-            path = log.dir / file_name(SPAM_FORM, when)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, log.file_mode)
-            try:
-                created = os.fstat(fd).st_size == 0
-                os.write(fd, (BOM + encode_row(list(HEADER)) + row) if created else row)
-            finally:
-                os.close(fd)
-            if created:
-                fsync_dir(log.dir)
+            log.append_rows(log.dir / file_name(SPAM_FORM, when), encode_row(list(SPAM_HEADER)), row)
     except Exception as e:  # noqa: BLE001 - the spam log is best effort by design
         from formmail.app import log_error
 

@@ -155,14 +155,16 @@ class LogFile:
 def log_files(log_dir):
     """Every file in `log_dir` named as formmail names its logs, oldest period first."""
     try:
-        names = sorted(os.listdir(log_dir))
+        names = os.listdir(log_dir)
     except FileNotFoundError:
         return []
     found = [LogFile.parse(Path(log_dir) / n) for n in names]
     return sorted((f for f in found if f), key=lambda f: (f.first_day, f.path.name))
 
 
-SPAM_SIGNATURE = BOM + b"received_at,reason,"
+# The spam log (refused posts, see spamlog.py) shares the log's folder, format and pruning.
+SPAM_HEADER = ("received_at", "reason", "form", "client_address", "user_agent")
+SPAM_SIGNATURE = BOM + ",".join(SPAM_HEADER[:2]).encode("ascii") + b","
 
 
 def is_formmail_log(path):
@@ -282,7 +284,7 @@ class SubmissionLog:
         with self.locked():
             path = self._file_for(form.name, submission.received_at, header)
             try:
-                return Entry(path, self._append(path, header, row), prefix)
+                return Entry(path, self.append_rows(path, header, row), prefix)
             except OSError as e:
                 raise LogUnavailable(f"cannot write {path}: {e}") from None
 
@@ -302,14 +304,17 @@ class SubmissionLog:
                 return path
             part += 1
 
-    def _append(self, path, header, row):
+    def append_rows(self, path, header, rows):
+        """Append encoded rows to `path` in one write (the header first in a new file), fsynced;
+        a torn tail is cut first, and a failed write is truncated away. The caller holds the
+        writers' lock. Returns the offset of the first row."""
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, self.file_mode)
         try:
             size = os.fstat(fd).st_size
             if size:
                 size = _drop_torn_tail(fd, size, path)
             created = size == 0
-            data = (BOM + header + row) if created else row
+            data = (BOM + header + rows) if created else rows
             offset = size + (len(BOM) + len(header) if created else 0)
             try:
                 written = os.write(fd, data)

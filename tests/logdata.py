@@ -47,7 +47,7 @@ def plant_rows(config, when, count, tag="OLD"):
                     for i in range(count))
     with log.locked():
         path = log._file_for(form.name, when, header)
-        log._append(path, header, rows)
+        log.append_rows(path, header, rows)
     return path
 
 
