@@ -4,7 +4,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from formmail.store import BOM, header_for, is_formmail_log, iter_records, log_files, parse_record
+from formmail.store import BOM, data_rows, header_for, is_formmail_log, log_files, parse_record, read_header
 
 ENCODINGS = ("utf-8", "cp932")
 # What Japanese software has long printed for a character it cannot show (the geta mark).
@@ -24,7 +24,7 @@ def export(config, form_name, out, start=None, end=None, encoding="utf-8"):
              if f.form == form_name and is_formmail_log(f.path)
              and (not start or f.end_day.isoformat() > start)
              and (not end or f.first_day.isoformat() <= end)]
-    headers = [_header(f.path) for f in files]
+    headers = [read_header(f.path) for f in files]
     form = config.forms.get(form_name)
     columns = header_for(form) if form else []
     for header in headers:
@@ -35,9 +35,7 @@ def export(config, form_name, out, start=None, end=None, encoding="utf-8"):
         out.write(BOM)
     _write(out, [labels.get(c, c) for c in columns], encoding, result)
     for log_file, header in zip(files, headers):
-        records = iter_records(log_file.path)
-        next(records, None)
-        for _, record in records:
+        for _, record in data_rows(log_file.path):
             cells = dict(zip(header, parse_record(record)))
             day = cells.get("received_at", "")[:10]
             if (start and day < start) or (end and day > end):
@@ -45,11 +43,6 @@ def export(config, form_name, out, start=None, end=None, encoding="utf-8"):
             _write(out, [cells.get(c, "") for c in columns], encoding, result)
             result.rows += 1
     return result
-
-
-def _header(path):
-    first = next(iter_records(path), None)
-    return parse_record(first[1]) if first else []
 
 
 def _write(out, cells, encoding, result):

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from formmail.housekeeping import INTERVAL_SECONDS, last_prune
 from formmail.retention import cutoff_for
 from formmail.spamlog import SPAM_FORM
-from formmail.store import is_formmail_log, iter_records, leading_cells, log_files
+from formmail.store import data_rows, is_formmail_log, leading_cells, log_files
 
 
 @dataclass
@@ -27,15 +27,11 @@ def summarize(config, log):
             foreign.append(log_file.path.name)
             continue
         if log_file.form == SPAM_FORM:
-            records = iter_records(log_file.path)
-            next(records, None)
-            refused.update(leading_cells(r, 2)[1].decode("ascii", "replace") for _, r in records)
+            refused.update(leading_cells(r, 2)[1].decode("ascii", "replace") for _, r in data_rows(log_file.path))
             continue
         counts = forms.setdefault(log_file.form, FormCounts())
         counts.files += 1
-        records = iter_records(log_file.path)
-        next(records, None)  # the header
-        for _, record in records:
+        for _, record in data_rows(log_file.path):
             received, _, status = (c.decode("ascii", "replace") for c in leading_cells(record, 3))
             counts.entries += 1
             counts.mail[status.strip()] += 1

@@ -7,8 +7,8 @@ from formmail.app import log_error
 from formmail.errors import RequestError
 from formmail.spamlog import SPAM_FORM
 from formmail.store import (
-    FAILED, MAINTENANCE_LOCK_NAME, PENDING, SENT, Entry, is_formmail_log, iter_records,
-    leading_cells, log_files, parse_record, submission_from_row,
+    FAILED, MAINTENANCE_LOCK_NAME, PENDING, SENT, Entry, data_rows, is_formmail_log,
+    leading_cells, log_files, parse_record, read_header, submission_from_row,
 )
 
 # A pending row younger than this may still be in the hands of the request that wrote it
@@ -38,12 +38,8 @@ class ResendSummary:
 
 def unsent_rows(path):
     """(offset, header, cells) of every row in a log file whose mail status is not `sent`."""
-    records = iter_records(path)
-    first = next(records, None)
-    if first is None:
-        return
-    header = parse_record(first[1])
-    for offset, record in records:
+    header = read_header(path)
+    for offset, record in data_rows(path):
         status = leading_cells(record, 3)[2].strip().decode("ascii", "replace")
         if status != SENT:
             yield offset, header, parse_record(record)

@@ -201,6 +201,19 @@ def iter_records(path, chunk=1 << 20):
             carry = data[start:]
 
 
+def read_header(path):
+    """The column names of a log file ([] for an empty file)."""
+    first = next(iter_records(path), None)
+    return parse_record(first[1]) if first else []
+
+
+def data_rows(path):
+    """(offset, record bytes) of every row after the header."""
+    records = iter_records(path)
+    next(records, None)
+    return records
+
+
 def parse_record(record):
     """The cells of one record, decoded (the BOM of a header record dropped)."""
     text = record.decode("utf-8", "replace")
