@@ -210,9 +210,7 @@ class FormMail:
         if method != "POST":
             raise MethodNotAllowed()
         self.admit(environ, self.clock())  # password guesses count against the same limits
-        body = read_body(environ, self.config.max_body_size)
-        media, params = _media_type(environ.get("CONTENT_TYPE", ""))
-        raw = parse_body(media, params, body, max_fields=10)
+        raw, _ = self.read_raw(environ, max_fields=10)
         fields = dict(decode_pairs(raw, "utf-8"))
         given = fields.get("password", "").encode("utf-8")
         if not hmac.compare_digest(given, self.config.doctor_password.encode("utf-8")):
@@ -225,11 +223,15 @@ class FormMail:
         checks = run_checks(self.config, ip, source)
         return pages.html(self.templates, "doctor.html", 200, lang, checks=checks, wrong=False)
 
-    def read_form(self, environ):
-        """Body within limits, parsed, decoded; the form it names; no uploads."""
+    def read_raw(self, environ, max_fields):
+        """The body within its size limit, split by its media type: (RawForm, media parameters)."""
         body = read_body(environ, self.config.max_body_size)
         media, params = _media_type(environ.get("CONTENT_TYPE", ""))
-        raw = parse_body(media, params, body, max_fields=self.config.max_fields)
+        return parse_body(media, params, body, max_fields=max_fields), params
+
+    def read_form(self, environ):
+        """The decoded fields, the form they name, and its uploads checked against its rules."""
+        raw, params = self.read_raw(environ, self.config.max_fields)
         pairs = decode_pairs(raw, charset_of(raw, params.get("charset")))
         name = next((v for n, v in pairs if n == FORM_FIELD), "")
         form = self.config.form(name.strip())
